@@ -1,0 +1,27 @@
+"""wwm: the World-Wide-Mind toolkit."""
+from setuptools import find_packages, setup
+
+setup(
+    name="wwm",
+    version="0.1.0",
+    description="Put AI Minds and Worlds on the web: file protocol, stock gateway, clients, fungus nodes.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(include=["wwm", "wwm.*"]),
+    package_data={"wwm": ["lib/*", "gateway/*.xsd", "gateway/*.md", "**/*.json", "**/*.md"]},
+    include_package_data=True,
+    install_requires=[
+        "flask>=3.0",
+        "lxml>=5.0",
+        "requests>=2.31",
+        "watchdog>=4.0",
+    ],
+    extras_require={
+        "fungus": ["torch==2.13.0", "safetensors>=0.4", "pyarrow>=15", "rdflib>=7.0"],
+        "serve": ["gunicorn>=22"],
+        "test": ["pytest>=8", "gunicorn>=22"],
+    },
+    entry_points={"console_scripts": ["wwm = wwm.cli:main"]},
+)

@@ -1,0 +1,4 @@
+"""Allow ``python -m wwm``."""
+from wwm.cli import main
+
+main()

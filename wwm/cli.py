@@ -1,0 +1,154 @@
+"""The ``wwm`` command: run, describe, serve, new, cgi-file, demo, and the areas' commands."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import sys
+
+import click
+
+from wwm.errors import WWMError
+
+
+class WWMUsageError(click.ClickException):
+    """A wwm error shown to the user as one clean line (exit code 1)."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wwm")
+def cli():
+    """wwm: put AI Minds and Worlds on the web, and run any Mind in any World."""
+
+
+@cli.command("run")
+@click.argument("world")
+@click.argument("minds", nargs=-1)
+@click.option("--steps", default=100, show_default=True, help="Most steps to run (the World may stop sooner).")
+@click.option("--seed", type=int, default=None, help="Seed passed to StartRun of the World and the Minds.")
+@click.option("--transcript", type=click.File("w"), default=None, help="Write one JSON line per step here.")
+@click.option("--quiet", is_flag=True, help="No progress line, only the final JSON.")
+def run_command(world, minds, steps, seed, transcript, quiet):
+    """Run MINDS in WORLD; each is a URL (http://host/wwm/NAME) or a server folder.
+
+    Prints progress, then one JSON line: world, mind, steps, score, seconds.
+    """
+    from wwm.client.api import run_episode, terminal_progress
+
+    if not minds:
+        raise click.UsageError("give at least one Mind after the World")
+    try:
+        result = run_episode(world, list(minds), steps=steps, seed=seed, transcript=transcript,
+                             progress=None if quiet else terminal_progress())
+    except (WWMError, ValueError) as exc:
+        raise WWMUsageError(str(exc)) from None
+    click.echo(json.dumps(result))
+
+
+@cli.command("describe")
+@click.argument("target")
+def describe_command(target):
+    """Describe the server at TARGET (a URL or a server folder), as JSON."""
+    from wwm.client.api import describe
+
+    try:
+        click.echo(json.dumps(describe(target), indent=2))
+    except (WWMError, ValueError) as exc:
+        raise WWMUsageError(str(exc)) from None
+
+
+@cli.command("serve")
+@click.option("--root", default=".", show_default=True, help="Folder holding minds/ and worlds/.")
+@click.option("--runs", default=None, help="Folder for run directories [default: ROOT/runs].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, help="Port to bind.")
+def serve_command(root, runs, host, port):
+    """Serve every Mind and World under ROOT at /wwm/NAME (Flask, threaded).
+
+    For several processes use gunicorn: WWM_ROOT=… WWM_RUNS=… gunicorn -w 4
+    'wwm.gateway.wsgi:create_app()'.
+    """
+    from wwm.gateway.wsgi import create_app
+
+    root = os.path.abspath(root)
+    app = create_app({"ROOT": root, "RUNS": os.path.abspath(runs or os.path.join(root, "runs"))})
+    click.echo(f"wwm gateway on http://{host}:{port}/wwm/ serving {root}", err=True)
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        app.extensions["wwm.gateway"].shutdown()
+
+
+@cli.command("new")
+@click.argument("kind", type=click.Choice(["mind", "world"]))
+@click.argument("name")
+@click.option("--lang", type=click.Choice(["python", "sh", "c", "perl", "js"]), default="python",
+              show_default=True, help="Language of the template.")
+@click.option("--root", default=".", show_default=True, help="Create ROOT/minds/NAME or ROOT/worlds/NAME.")
+def new_command(kind, name, lang, root):
+    """Create a new Mind or World from the hello template in LANG."""
+    from wwm.scaffold import scaffold
+
+    try:
+        path = scaffold(kind, name, lang, root)
+    except (ValueError, FileExistsError) as exc:
+        raise WWMUsageError(str(exc)) from None
+    click.echo(f"created {path}\ntry it: wwm run {'worlds/hello-python ' if kind == 'mind' else ''}{path}"
+               f"{' minds/hello-python' if kind == 'world' else ''} --steps 20")
+
+
+@cli.command("cgi-file")
+@click.argument("dest", required=False)
+def cgi_file_command(dest):
+    """Write the one-file CGI gateway to DEST (a file or a cgi-bin folder), or print it."""
+    from wwm.gateway import core
+
+    source = core.__file__
+    if not dest:
+        with open(source, encoding="utf-8") as f:
+            click.echo(f.read(), nl=False)
+        return
+    if os.path.isdir(dest):
+        dest = os.path.join(dest, "wwm.py")
+    shutil.copyfile(source, dest)
+    os.chmod(dest, 0o755)
+    click.echo(f"wrote {dest}", err=True)
+
+
+# Commands of other areas, registered when their modules are present.
+LAZY_COMMANDS = {
+    "demo": ("wwm.demo", "demo_command"),
+    "data": ("wwm.data", "data_group"),
+    "node": ("wwm.federation.cli", "node_command"),
+    "scores": ("wwm.scoreboard", "scores_command"),
+}
+
+
+def _missing(name: str, exc: ImportError) -> click.Command:
+    """A stand-in command saying which optional package the real one needs."""
+
+    @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                   help=f"(unavailable: {exc})")
+    def command():
+        raise WWMUsageError(f"'wwm {name}' needs a package that is not installed: {exc}. "
+                            "Try: pip install -e '.[fungus]'")
+
+    return command
+
+
+for _name, (_module, _attr) in LAZY_COMMANDS.items():
+    try:
+        cli.add_command(getattr(importlib.import_module(_module), _attr), _name)
+    except ModuleNotFoundError as _exc:
+        if _exc.name and _module.startswith(_exc.name):
+            continue  # the area's module is not there at all
+        cli.add_command(_missing(_name, _exc), _name)
+
+
+def main() -> None:
+    cli(prog_name="wwm")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The stock gateway: core.py (standard library only, also the CGI file) and wsgi.py (Flask)."""

@@ -1,0 +1,1301 @@
+#!/usr/bin/env python3
+"""wwm stock gateway: puts any Program 1 on the web (standard library only).
+
+This one file is the whole gateway core.  It is imported by the Flask gateway
+(``wwm serve``) and the local runner (``wwm run``), and the very same file is
+dropped into a web server's ``cgi-bin/`` as ``wwm.py`` (``wwm cgi-file`` writes
+that copy; a test fails when the two differ).  Keep it standard-library only.
+
+Sections, in dependency order:
+    errors      one exception tree, each error with its HTTP code
+    manifests   server folders and their ``wwm.toml``
+    files       atomic writes, consume-on-read, waiting (inotify or polling)
+    processes   starting Program 1 detached, liveness, stopping
+    runs        run directories, per-run locks, the query state machine, reaping
+    messages    the XML envelope (safe parsing), text and JSON
+    http        ``handle(request) -> Response``: the transport-free gateway
+    cgi         the CGI adapter and ``main()``
+
+Configuration comes from the environment: ``WWM_ROOT`` (a folder holding
+``minds/`` and ``worlds/``) and ``WWM_RUNS`` (where run directories live), with
+defaults next to this file.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import secrets
+import select
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
+
+__all__ = [
+    "Gateway", "Request", "Response", "Server", "handle", "main",
+    "WWMError", "ProtocolError", "GatewayError",
+]
+
+VERSION = "1"
+QUERIES = ("Describe", "StartRun", "EndRun", "GetState", "ExecuteAction",
+           "GetScore", "HereIsState", "GetAction")
+WORLD_QUERIES = ("GetState", "ExecuteAction", "GetScore")
+MIND_QUERIES = ("HereIsState", "GetAction")
+FORMATS = ("xml", "text", "json")
+
+# ---------------------------------------------------------------------------
+# errors
+# ---------------------------------------------------------------------------
+
+
+class WWMError(Exception):
+    """Base of every wwm error."""
+
+
+class GatewayError(WWMError):
+    """A query could not be answered; ``code`` is the HTTP status to send."""
+
+    code = 500
+
+    def __init__(self, message: str, *, run: str | None = None, log: str | None = None):
+        if log:
+            message = f"{message} (see log {log})"
+        super().__init__(message)
+        self.message = message
+        self.run = run
+
+
+class BadRequest(GatewayError):
+    """The request itself is malformed: missing or invalid parameters, bad XML."""
+    code = 400
+
+
+class NotFound(GatewayError):
+    """No such server, or no such run."""
+    code = 404
+
+
+class MethodNotAllowed(GatewayError):
+    """Only GET and POST are served."""
+    code = 405
+
+
+class Conflict(GatewayError):
+    """The query is out of sequence for the run (strict alternation)."""
+    code = 409
+
+
+class TooLarge(GatewayError):
+    """The request body or a payload is over its size limit."""
+    code = 413
+
+
+class TooManyRuns(GatewayError):
+    """The server or the gateway is at its limit of concurrent runs."""
+    code = 503
+
+
+class ProtocolError(GatewayError):
+    """Program 1 crashed, wrote garbage, wrote non-atomically or flooded its log."""
+    code = 502
+
+
+class ProgramTimeout(GatewayError):
+    """Program 1 did not answer within its step timeout."""
+    code = 504
+
+
+# ---------------------------------------------------------------------------
+# manifests
+# ---------------------------------------------------------------------------
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+RUN_RE = re.compile(r"[A-Za-z0-9_-]{22,64}\Z")
+KINDS = ("mind", "world", "society")
+DEFAULT_LIMITS = {
+    "step_timeout": 10.0,   # seconds Program 1 may take to answer one message
+    "start_timeout": 30.0,  # seconds for a World's first state (models load slowly)
+    "max_payload": 65536,   # bytes per state or action
+    "max_log": 10 << 20,    # bytes of log before the run is ended
+    "max_runs": 16,         # concurrent runs of this server
+    "idle": 600.0,          # seconds without a query before a run is reaped
+    "grace": 2.0,           # seconds between `stop` and SIGTERM (and SIGTERM and SIGKILL)
+}
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server folder: a Mind, World or society with its manifest."""
+
+    name: str
+    kind: str
+    path: str
+    manifest: dict
+    limits: dict
+
+    @property
+    def folder(self) -> str:
+        """``minds`` or ``worlds``: the folder the server lives in."""
+        return os.path.basename(os.path.dirname(self.path))
+
+    @property
+    def id(self) -> str:
+        """``worlds/NAME`` or ``minds/NAME``: unique even where a Mind and a World share a name."""
+        return f"{self.folder}/{self.name}"
+
+    @property
+    def role(self) -> str:
+        """``world`` or ``mind``: a society answers as a Mind."""
+        return "world" if self.kind == "world" else "mind"
+
+    @property
+    def shared(self) -> bool:
+        return self.manifest.get("instances", "per-run") == "shared"
+
+
+def _load_toml(path: str) -> dict:
+    import tomllib  # deferred: only needed when a manifest is read
+
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+def load_server(path: str) -> Server:
+    """Read and check the manifest of the server folder at ``path``."""
+    name = os.path.basename(os.path.normpath(path))
+    try:
+        manifest = _load_toml(os.path.join(path, "wwm.toml"))
+    except FileNotFoundError:
+        raise NotFound(f"no server folder with a wwm.toml at {name!r}") from None
+    except Exception as exc:  # a broken manifest is the admin's error, say which
+        raise GatewayError(f"server {name!r}: wwm.toml is invalid: {exc}") from None
+    kind = manifest.get("kind")
+    if kind not in KINDS:
+        raise GatewayError(f"server {name!r}: kind must be one of {', '.join(KINDS)}")
+    if manifest.get("name", name) != name:
+        raise GatewayError(f"server {name!r}: manifest name {manifest.get('name')!r} differs from its folder")
+    if not isinstance(manifest.get("command"), str) or not manifest["command"].strip():
+        raise GatewayError(f"server {name!r}: wwm.toml needs a command")
+    limits = dict(DEFAULT_LIMITS)
+    for key, value in (manifest.get("limits") or {}).items():
+        if key in limits and isinstance(value, (int, float)) and value > 0:
+            limits[key] = type(limits[key])(value)
+    return Server(name, kind, os.path.abspath(path), manifest, limits)
+
+
+SERVER_FOLDERS = ("worlds", "minds")
+
+
+def find_server(root: str, name: str) -> Server:
+    """The server ``name``: ``worlds/NAME``, ``minds/NAME``, or a bare NAME
+    that only one of the two folders holds."""
+    folder, _, bare = (name or "").rpartition("/")
+    if folder and folder not in SERVER_FOLDERS or not NAME_RE.match(bare) or ".." in bare:
+        raise NotFound(f"no server named {name[:80]!r}")
+    found = [os.path.join(root, sub, bare) for sub in ([folder] if folder else SERVER_FOLDERS)
+             if os.path.isfile(os.path.join(root, sub, bare, "wwm.toml"))]
+    if not found:
+        raise NotFound(f"no server named {name!r}")
+    if len(found) > 1:
+        raise NotFound(f"{bare!r} names both a World and a Mind: say worlds/{bare} or minds/{bare}")
+    return load_server(found[0])
+
+
+def list_servers(root: str) -> list[Server]:
+    """Every server installed under ``root``, worlds then minds, by name."""
+    servers = []
+    for sub in SERVER_FOLDERS:
+        folder = os.path.join(root, sub)
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if NAME_RE.match(name) and os.path.isfile(os.path.join(folder, name, "wwm.toml")):
+                try:
+                    servers.append(load_server(os.path.join(folder, name)))
+                except GatewayError:
+                    continue  # a broken manifest hides its server from the index only
+    return servers
+
+
+# ---------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------
+
+MESSAGE_FILES = ("state", "action")
+
+
+def write_atomic(path: str, data: bytes | str) -> None:
+    """Write ``path`` so that a reader never sees half of it (tmp + rename)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def consume(path: str, limit: int) -> bytes | None:
+    """Read and delete a message file; ``None`` when there is none.
+
+    Raises ProtocolError when the file is larger than ``limit`` bytes (it is
+    deleted all the same, so a flood cannot wedge the run).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        data = os.read(fd, limit + 1)
+        while len(data) <= limit:
+            more = os.read(fd, limit + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
+        _unlink(path)
+    if len(data) > limit:
+        raise ProtocolError(f"{os.path.basename(path)} is larger than {limit} bytes")
+    return data
+
+
+def read_small(path: str, limit: int = 65536) -> str | None:
+    """Read a file that is replaced, not consumed (``score``, ``done``)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return None
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class Inotify:
+    """A thin inotify binding (ctypes, Linux) watching one directory.
+
+    Far cheaper than a general file-watching library: one fd, raw events.
+    """
+
+    IN_CLOSE_WRITE = 0x008
+    IN_MOVED_TO = 0x080
+    IN_CREATE = 0x100
+    _libc = None
+
+    def __init__(self, directory: str | None = None):
+        import ctypes  # deferred: costs milliseconds at start-up
+
+        if Inotify._libc is None:
+            Inotify._libc = ctypes.CDLL(None, use_errno=True)
+        self._errno = ctypes.get_errno
+        self.fd = Inotify._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(self._errno(), "inotify_init1 failed")
+        if directory is not None:
+            try:
+                self.watch(directory)
+            except OSError:
+                self.close()
+                raise
+
+    def watch(self, directory: str) -> int:
+        """Also watch ``directory``; returns its watch descriptor."""
+        mask = self.IN_MOVED_TO | self.IN_CREATE | self.IN_CLOSE_WRITE
+        wd = Inotify._libc.inotify_add_watch(self.fd, os.fsencode(directory), mask)
+        if wd < 0:
+            raise OSError(self._errno(), f"inotify_add_watch failed on {directory}")
+        return wd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read(self) -> list[tuple[int, str]]:
+        """Events ``(mask, name)`` pending now (non-blocking)."""
+        events = []
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return events
+            i = 0
+            while i + 16 <= len(buf):
+                mask = int.from_bytes(buf[i + 4:i + 8], "little")
+                size = int.from_bytes(buf[i + 12:i + 16], "little")
+                name = buf[i + 16:i + 16 + size].rstrip(b"\0").decode("utf-8", "replace")
+                events.append((mask, name))
+                i += 16 + size
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_watch(directory: str | None) -> Inotify | None:
+    """An inotify watch on ``directory``, or None where inotify is unavailable.
+
+    Setting WWM_POLL=1 forces the polling fallback (tests use it).
+    """
+    if os.environ.get("WWM_POLL") or not sys.platform.startswith("linux"):
+        return None
+    try:
+        return Inotify(directory)
+    except (OSError, AttributeError):
+        return None
+
+
+def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None) -> str | None:
+    """Wait until one of ``names`` exists in ``directory``; return it.
+
+    Uses inotify where it can and polling otherwise.  ``check()`` is called
+    about every 50 ms (and may raise, e.g. when Program 1 has died).  A message
+    file created in place rather than renamed into place is a non-atomic write
+    and raises ProtocolError.  Returns None when ``timeout`` runs out.
+    """
+    deadline = time.monotonic() + timeout
+    watch = open_watch(directory)
+    try:
+        next_check = time.monotonic() + 0.05
+        delay = 0.0002
+        while True:
+            for name in names:
+                if os.path.exists(os.path.join(directory, name)):
+                    return name
+            now = time.monotonic()
+            if now >= next_check:
+                if check:
+                    check()
+                next_check = now + 0.05
+            if now >= deadline:
+                return None
+            pause = min(deadline - now, next_check - now)
+            if watch is None:
+                time.sleep(min(pause, delay))
+                delay = min(delay * 2, 0.005)
+                continue
+            ready, _, _ = select.select([watch], [], [], max(pause, 0))
+            if ready:
+                for mask, name in watch.read():
+                    if name in names and mask & Inotify.IN_CREATE:
+                        raise ProtocolError(
+                            f"Program 1 wrote {name!r} in place; write {name}.tmp and rename it")
+    finally:
+        if watch is not None:
+            watch.close()
+
+
+# ---------------------------------------------------------------------------
+# processes
+# ---------------------------------------------------------------------------
+
+_children: dict[int, subprocess.Popen] = {}  # started by this process; reaped lazily
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """Start time of ``pid`` (guards against pid reuse); None if dead or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def _reap_children() -> None:
+    for pid, proc in list(_children.items()):
+        if proc.poll() is not None:
+            del _children[pid]
+
+
+def process_alive(pid: int, start: str | None) -> bool:
+    """True while the process ``pid`` started at ``start`` is running."""
+    _reap_children()
+    return pid > 0 and _proc_start_time(pid) == start
+
+
+def resolve_command(server: Server) -> list[str]:
+    """The argv of a server's command: ``./x`` lives in the server folder."""
+    argv = shlex.split(server.manifest["command"])
+    if argv and argv[0] in ("python3", "python"):
+        argv[0] = sys.executable or argv[0]
+    return [os.path.join(server.path, a[2:]) if a.startswith("./") else a for a in argv]
+
+
+def _package_parent() -> str | None:
+    """The folder holding the ``wwm`` package, when this file lives in it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.path.basename(here) == "gateway" and os.path.basename(os.path.dirname(here)) == "wwm":
+        return os.path.dirname(os.path.dirname(here))
+    return None
+
+
+def build_server(server: Server, runs: str) -> None:
+    """Run the manifest's ``build`` command when its output is missing or stale."""
+    build = server.manifest.get("build")
+    creates = server.manifest.get("build_creates")
+    if not build or not creates:
+        return
+    target = os.path.join(server.path, creates)
+
+    def stale() -> bool:
+        try:
+            built = os.stat(target).st_mtime
+        except FileNotFoundError:
+            return True
+        return any(os.stat(os.path.join(server.path, f)).st_mtime > built
+                   for f in os.listdir(server.path) if f != creates and not f.startswith("."))
+
+    if not stale():
+        return
+    os.makedirs(runs, exist_ok=True)
+    with open(os.path.join(runs, f".build-{server.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stale():  # another process built it while we waited
+            return
+        proc = subprocess.run(shlex.split(build), cwd=server.path, capture_output=True, timeout=120)
+        if proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).decode("utf-8", "replace")[-2000:]
+            raise GatewayError(f"server {server.name!r}: build failed: {detail}")
+
+
+def start_process(server: Server, cwd: str, env_extra: dict[str, str]) -> tuple[int, str]:
+    """Start Program 1 detached in its own session; return ``(pid, start_time)``.
+
+    Its stdout and stderr go to ``cwd/log``.  It never sees the request's
+    environment: only a few variables are passed, plus the ``WWM_*`` ones.
+    """
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    parent = _package_parent()
+    extra_path = [p for p in (parent, os.environ.get("WWM_PYTHONPATH")) if p]
+    if extra_path:
+        env["PYTHONPATH"] = os.pathsep.join(extra_path + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["WWM_SERVER_DIR"] = server.path
+    env.update(env_extra)
+    with open(os.path.join(cwd, "log"), "ab") as log:
+        try:
+            proc = subprocess.Popen(resolve_command(server), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, close_fds=True,
+                                    start_new_session=True)
+        except OSError as exc:
+            raise GatewayError(f"server {server.name!r}: cannot start its command: {exc.strerror}") from None
+    _children[proc.pid] = proc
+    start = _proc_start_time(proc.pid) or ""
+    return proc.pid, start
+
+
+def stop_process(pid: int, start: str | None, grace: float) -> None:
+    """End Program 1's process group: SIGTERM, then SIGKILL after ``grace``.
+
+    The caller has already written ``stop``; we first give the program
+    ``grace`` seconds to notice it and leave on its own.
+    """
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None and process_alive(pid, start):
+            try:
+                os.killpg(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and process_alive(pid, start):
+            time.sleep(0.01)
+        if not process_alive(pid, start):
+            break
+    # Program 1's own children share its process group; clear them too.
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    _reap_children()
+
+
+# ---------------------------------------------------------------------------
+# runs
+# ---------------------------------------------------------------------------
+
+
+def new_run_id() -> str:
+    """An unguessable run id (144 random bits, URL-safe)."""
+    return secrets.token_urlsafe(18)
+
+
+@dataclass
+class Outcome:
+    """What a query produced; the messages section renders it."""
+
+    query: str
+    server: str
+    run: str | None = None
+    fields: dict = field(default_factory=dict)  # element name -> text payload
+
+
+class Gateway:
+    """The gateway's queries as Python methods, over a root and a runs folder.
+
+    Stateless between calls: everything lives in the runs folder, guarded by
+    one lock file per run, so CGI processes and several WSGI workers can share
+    it.  Each run folder holds Program 1's files and ``.wwm.json`` (our notes:
+    pid, phase, the World's current state, timestamps).
+    """
+
+    REAP_EVERY = 30.0      # seconds between sweeps for idle runs
+    KEEP_ENDED = 3600.0    # seconds an ended run's folder (and log) is kept
+    MAX_RUNS = 64          # concurrent runs, all servers together
+
+    def __init__(self, root: str, runs: str, *, max_runs: int | None = None, on_end=None):
+        self.root = os.path.abspath(root)
+        self.runs = os.path.abspath(runs)
+        self.max_runs = max_runs or int(os.environ.get("WWM_MAX_RUNS", self.MAX_RUNS))
+        self.on_end = on_end  # callback(record: dict) when a run ends: the scoreboard
+
+    # -- paths and notes ---------------------------------------------------
+
+    def _home(self, server: Server) -> str:
+        """The folder holding a server's runs (the shared process's cwd)."""
+        return os.path.join(self.runs, server.folder, server.name)
+
+    def _run_dir(self, server: Server, run: str) -> str:
+        return os.path.join(self._home(server), run)
+
+    def _log_name(self, server: Server, run: str | None) -> str:
+        return f"{server.id}/{run}/log" if run and not server.shared else f"{server.id}/log"
+
+    def _notes(self, run_dir: str) -> dict:
+        try:
+            with open(os.path.join(run_dir, ".wwm.json"), encoding="utf-8") as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _save(self, run_dir: str, notes: dict) -> None:
+        notes["used"] = time.time()
+        write_atomic(os.path.join(run_dir, ".wwm.json"), json.dumps(notes))
+
+    def _open_run(self, server: Server, run: str | None):
+        """Lock an existing run for one query; returns a context manager."""
+        if not run:
+            raise BadRequest("this query needs a run parameter (from StartRun)")
+        if not RUN_RE.match(run):
+            raise NotFound(f"no run {run!r}")
+        run_dir = self._run_dir(server, run)
+        if not os.path.isdir(run_dir):
+            raise NotFound(f"no run {run!r} on {server.name!r} (it may have ended or been reaped)")
+        return _RunLock(self, server, run, run_dir)
+
+    # -- queries -----------------------------------------------------------
+
+    def describe(self, server: Server) -> Outcome:
+        m = server.manifest
+        queries = ("Describe", "StartRun", "EndRun") + (WORLD_QUERIES if server.role == "world" else MIND_QUERIES)
+        fields = {
+            "name": server.name, "kind": server.kind, "role": server.role,
+            "description": str(m.get("description", "")), "author": str(m.get("author", "")),
+            "formats": " ".join(m.get("formats", ["text"])), "instances": m.get("instances", "per-run"),
+            "queries": " ".join(queries),
+        }
+        return Outcome("Describe", server.id, fields=fields)
+
+    def start_run(self, server: Server, seed: str | None = None) -> Outcome:
+        self.reap()
+        if seed is not None and not re.fullmatch(r"-?\d{1,18}", seed):
+            raise BadRequest("seed must be an integer")
+        active = self.active_runs()
+        if sum(1 for s, _ in active if s == server.id) >= server.limits["max_runs"]:
+            raise TooManyRuns(f"server {server.name!r} already has {server.limits['max_runs']} runs; try later")
+        if len(active) >= self.max_runs:
+            raise TooManyRuns(f"the gateway already has {self.max_runs} runs; try later")
+        build_server(server, self.runs)
+        run = new_run_id()
+        run_dir = self._run_dir(server, run)
+        os.makedirs(run_dir, mode=0o755)
+        notes = {"server": server.name, "kind": server.kind, "created": time.time(),
+                 "phase": "new", "steps": 0, "seed": seed or "1"}
+        env = {"WWM_RUN_ID": run, "WWM_SEED": seed or "1",
+               "WWM_INSTANCES": "shared" if server.shared else "per-run"}
+        if server.shared:
+            notes["pid"], notes["start"] = self._shared_process(server, env)
+        else:
+            env["WWM_RUN_DIR"] = run_dir
+            notes["pid"], notes["start"] = start_process(server, run_dir, env)
+        self._save(run_dir, notes)
+        return Outcome("StartRun", server.id, run, {"run": run})
+
+    def _shared_process(self, server: Server, env: dict) -> tuple[int, str]:
+        """The one process serving every run of a shared server; started once."""
+        home = self._home(server)
+        with open(os.path.join(home, ".shared.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            notes = self._notes_file(os.path.join(home, ".shared.json"))
+            if notes and process_alive(notes["pid"], notes["start"]):
+                return notes["pid"], notes["start"]
+            _unlink(os.path.join(home, "stop"))
+            env = dict(env, WWM_RUN_DIR=home)
+            env.pop("WWM_RUN_ID")
+            pid, start = start_process(server, home, env)
+            write_atomic(os.path.join(home, ".shared.json"), json.dumps({"pid": pid, "start": start}))
+            return pid, start
+
+    @staticmethod
+    def _notes_file(path: str) -> dict:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def end_run(self, server: Server, run: str | None) -> Outcome:
+        with self._open_run(server, run) as r:
+            score = r.score()
+            r.finish("ended")
+        return Outcome("EndRun", server.id, run, {"score": score})
+
+    def get_state(self, server: Server, run: str | None) -> Outcome:
+        self._need(server, "world", "GetState")
+        with self._open_run(server, run) as r:
+            if r.notes["phase"] == "new":
+                r.receive("state", server.limits["start_timeout"])
+                r.notes["phase"] = "acting"
+                r.notes["done"] = r.is_done()
+            return Outcome("GetState", server.id, run,
+                           {"state": r.notes["state"], "done": _bool(r.notes.get("done"))})
+
+    def execute_action(self, server: Server, run: str | None, action: str | None) -> Outcome:
+        self._need(server, "world", "ExecuteAction")
+        payload = check_payload(action, "action", server.limits["max_payload"])
+        with self._open_run(server, run) as r:
+            if r.notes["phase"] == "new":
+                raise Conflict("ExecuteAction before GetState: read the state the action answers first", run=run)
+            if r.notes.get("done"):
+                raise Conflict("the run is over (the World wrote done); call EndRun", run=run)
+            r.send("action", payload)
+            got = r.receive(("state", "done"), server.limits["step_timeout"])
+            r.notes["steps"] += 1
+            if got == "done":  # ended without a last state: keep the previous one
+                r.notes["done"] = True
+            else:
+                r.notes["done"] = r.is_done()
+            return Outcome("ExecuteAction", server.id, run,
+                           {"state": r.notes["state"], "done": _bool(r.notes["done"]), "score": r.score()})
+
+    def get_score(self, server: Server, run: str | None) -> Outcome:
+        self._need(server, "world", "GetScore")
+        with self._open_run(server, run) as r:
+            return Outcome("GetScore", server.id, run, {"score": r.score()})
+
+    def here_is_state(self, server: Server, run: str | None, state: str | None) -> Outcome:
+        self._need(server, "mind", "HereIsState")
+        payload = check_payload(state, "state", server.limits["max_payload"])
+        with self._open_run(server, run) as r:
+            if r.notes["phase"] == "thinking":
+                raise Conflict("the Mind has not yet answered the previous state; call GetAction", run=run)
+            r.send("state", payload)
+            r.notes["phase"] = "thinking"
+            return Outcome("HereIsState", server.id, run)
+
+    def get_action(self, server: Server, run: str | None, state: str | None = None) -> Outcome:
+        self._need(server, "mind", "GetAction")
+        payload = None if state is None else check_payload(state, "state", server.limits["max_payload"])
+        with self._open_run(server, run) as r:
+            if payload is not None:
+                if r.notes["phase"] == "thinking":
+                    raise Conflict("the Mind has not yet answered the previous state", run=run)
+                r.send("state", payload)
+                r.notes["phase"] = "thinking"
+            elif r.notes["phase"] != "thinking":
+                raise Conflict("no state to act on: send HereIsState first, or GetAction with state=", run=run)
+            timeout = server.limits["step_timeout"]
+            if r.notes["steps"] == 0:
+                timeout = max(timeout, server.limits["start_timeout"])
+            action = r.receive("action", timeout)
+            r.notes["phase"] = "ready"
+            r.notes["steps"] += 1
+            return Outcome("GetAction", server.id, run, {"action": action})
+
+    @staticmethod
+    def _need(server: Server, role: str, query: str) -> None:
+        if server.role != role:
+            raise BadRequest(f"{query} is a {role} query and {server.name!r} is a {server.kind}")
+
+    # -- housekeeping ------------------------------------------------------
+
+    def _homes(self):
+        """``(server id, folder)`` for every server that has had runs here."""
+        for sub in SERVER_FOLDERS:
+            top = os.path.join(self.runs, sub)
+            for name in os.listdir(top) if os.path.isdir(top) else []:
+                if NAME_RE.match(name) and os.path.isdir(os.path.join(top, name)):
+                    yield f"{sub}/{name}", os.path.join(top, name)
+
+    def active_runs(self) -> list[tuple[str, str]]:
+        """``(server id, run)`` for every run not yet ended."""
+        found = []
+        for sid, home in self._homes():
+            for run in os.listdir(home):
+                if RUN_RE.match(run) and self._notes(os.path.join(home, run)).get("phase", "new") != "ended":
+                    found.append((sid, run))
+        return found
+
+    def reap(self, force: bool = False) -> int:
+        """End idle runs and delete old ended ones; at most every REAP_EVERY s.
+
+        Called on StartRun, so a CGI gateway needs no daemon.  Returns the
+        number of runs ended.
+        """
+        stamp = os.path.join(self.runs, ".reaped")
+        os.makedirs(self.runs, exist_ok=True)
+        try:
+            if not force and time.time() - os.stat(stamp).st_mtime < self.REAP_EVERY:
+                return 0
+        except FileNotFoundError:
+            pass
+        with open(stamp, "w"):
+            pass
+        ended = 0
+        now = time.time()
+        for sid, home in list(self._homes()):
+            try:
+                server = find_server(self.root, sid)
+            except GatewayError:
+                server = None
+            idle = server.limits["idle"] if server else DEFAULT_LIMITS["idle"]
+            live = 0
+            for run in os.listdir(home):
+                run_dir = os.path.join(home, run)
+                if not RUN_RE.match(run):
+                    continue
+                notes = self._notes(run_dir)
+                if notes.get("phase") == "ended":
+                    if now - notes.get("used", 0) > self.KEEP_ENDED:
+                        shutil.rmtree(run_dir, ignore_errors=True)
+                    continue
+                if server and now - notes.get("used", now) > idle:
+                    try:
+                        with _RunLock(self, server, run, run_dir) as r:
+                            r.finish("reaped")
+                        ended += 1
+                    except GatewayError:
+                        live += 1
+                else:
+                    live += 1
+            if server and server.shared and not live:
+                self._stop_shared(server)
+        return ended
+
+    def _stop_shared(self, server: Server) -> None:
+        home = self._home(server)
+        notes = self._notes_file(os.path.join(home, ".shared.json"))
+        if notes and process_alive(notes["pid"], notes["start"]):
+            write_atomic(os.path.join(home, "stop"), "")
+            stop_process(notes["pid"], notes["start"], server.limits["grace"])
+
+    def shutdown(self) -> None:
+        """End every active run (used by ``wwm serve`` and tests on exit)."""
+        for name, run in self.active_runs():
+            try:
+                server = find_server(self.root, name)
+                with _RunLock(self, server, run, self._run_dir(server, run)) as r:
+                    r.finish("ended")
+            except GatewayError:
+                continue
+        for server in list_servers(self.root):
+            if server.shared:
+                self._stop_shared(server)
+
+
+def _bool(value) -> str:
+    return "true" if value else "false"
+
+
+class _RunLock:
+    """One query on one run: holds the run's lock and its notes.
+
+    A second query on the same run while one is in progress is out of
+    sequence (409), never queued behind it.
+    """
+
+    def __init__(self, gateway: Gateway, server: Server, run: str, run_dir: str):
+        self.g, self.server, self.run, self.dir = gateway, server, run, run_dir
+
+    def __enter__(self):
+        self.lock = open(os.path.join(self.dir, ".lock"), "a")
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.lock.close()
+            raise Conflict("another query on this run is in progress", run=self.run) from None
+        self.notes = self.g._notes(self.dir)
+        if not self.notes:
+            self.lock.close()
+            raise NotFound(f"no run {self.run!r}")
+        if self.notes.get("phase") == "ended":
+            self.lock.close()
+            raise NotFound(f"run {self.run!r} has ended ({self.notes.get('outcome', 'ended')})")
+        self.log = self.g._log_name(self.server, self.run)
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        try:
+            if isinstance(exc, (ProtocolError, ProgramTimeout)):
+                # The run cannot go on: end it, keep its log, name both.
+                self.finish("crashed" if isinstance(exc, ProtocolError) else "timeout", str(exc))
+                exc.message = f"run {self.run}: {exc.message} (see log {self.log})"
+                exc.args = (exc.message,)
+                exc.run = self.run
+            elif self.notes.get("phase") != "ended":
+                self.g._save(self.dir, self.notes)
+        finally:
+            self.lock.close()
+        return False
+
+    # -- Program 1's files -------------------------------------------------
+
+    @property
+    def files(self) -> str:
+        return self.dir  # shared or not, a run's files live in its own folder
+
+    def alive(self) -> bool:
+        return process_alive(self.notes.get("pid", 0), self.notes.get("start"))
+
+    def check(self) -> None:
+        """Raise when Program 1 has died or flooded its log."""
+        if not self.alive():
+            raise ProtocolError("Program 1 has exited")
+        log = os.path.join(self.g._home(self.server) if self.server.shared else self.dir, "log")
+        try:
+            size = os.stat(log).st_size
+        except FileNotFoundError:
+            size = 0
+        if size > self.server.limits["max_log"]:
+            raise ProtocolError(f"Program 1 flooded its log (over {self.server.limits['max_log']} bytes)")
+
+    def send(self, name: str, payload: str) -> None:
+        self.check()
+        write_atomic(os.path.join(self.files, name), payload)
+
+    def receive(self, names, timeout: float) -> str:
+        """Wait for Program 1's message, consume it, check it; return the name."""
+        names = ((names,) if isinstance(names, str) else tuple(names)) + ("error",)
+        got = wait_for(self.files, names, timeout, self.check)
+        if got is None:
+            raise ProgramTimeout(f"Program 1 did not answer within {timeout:g} s")
+        if got == "done":
+            return got
+        if got == "error":
+            detail = (read_small(os.path.join(self.files, "error"), 2000) or "").strip()
+            raise ProtocolError(f"Program 1 gave up on the run: {detail or 'no reason given'}")
+        raw = consume(os.path.join(self.files, got), self.server.limits["max_payload"])
+        text = check_payload(raw, got, self.server.limits["max_payload"], from_program=True)
+        if got == "state":
+            self.notes["state"] = text
+            return "state"
+        return text
+
+    def is_done(self) -> bool:
+        return os.path.exists(os.path.join(self.files, "done"))
+
+    def score(self) -> str:
+        return (read_small(os.path.join(self.files, "score")) or "").strip()
+
+    def finish(self, outcome: str, error: str | None = None) -> None:
+        """End the run: ``stop``, then signals; record it; mark it ended."""
+        write_atomic(os.path.join(self.files, "stop"), "")
+        if not self.server.shared:
+            stop_process(self.notes.get("pid", 0), self.notes.get("start"), self.server.limits["grace"])
+        record = {
+            "server": self.server.id, "kind": self.server.kind, "run": self.run,
+            "steps": self.notes.get("steps", 0), "score": self.score(),
+            "start": self.notes.get("created"), "end": time.time(), "outcome": outcome,
+            "error": error,
+        }
+        self.notes.update(phase="ended", outcome=outcome, ended=record["end"])
+        self.g._save(self.dir, self.notes)
+        if self.g.on_end:
+            try:
+                self.g.on_end(record)
+            except Exception:  # the scoreboard must never break a run's ending
+                pass
+
+
+# ---------------------------------------------------------------------------
+# messages
+# ---------------------------------------------------------------------------
+
+MAX_XML_DEPTH = 64
+_FORBIDDEN_XML = re.compile(rb"<!(?!--|\[CDATA\[)")  # DOCTYPE, ENTITY, ELEMENT, ...
+
+
+def parse_xml(data: bytes | str, what: str = "XML") -> ET.Element:
+    """Parse untrusted XML safely: no DTDs, no entities, bounded depth.
+
+    Raises BadRequest with a readable reason.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if _FORBIDDEN_XML.search(raw):
+        raise BadRequest(f"{what}: DTDs and entity declarations are not allowed")
+    parser = ET.XMLPullParser(events=("start", "end"))
+    depth = 0
+    root = None
+    try:
+        parser.feed(raw)
+        parser.close()
+        for event, elem in parser.read_events():
+            if event == "start":
+                depth += 1
+                if depth > MAX_XML_DEPTH:
+                    raise BadRequest(f"{what}: nested deeper than {MAX_XML_DEPTH} elements")
+                root = root if root is not None else elem
+            else:
+                depth -= 1
+    except ET.ParseError as exc:
+        raise BadRequest(f"{what} is not well-formed: {exc}") from None
+    if root is None:
+        raise BadRequest(f"{what} has no element")
+    return root
+
+
+def check_payload(value, what: str, limit: int, from_program: bool = False) -> str:
+    """A state or action as text: UTF-8, no NULs, within ``limit``, XML well-formed.
+
+    From a request a bad payload is a 400 (413 when too large); from
+    Program 1 it is a 502 (it wrote garbage).
+    """
+    bad = ProtocolError if from_program else BadRequest
+    who = f"Program 1 wrote a {what} that" if from_program else f"the {what}"
+    if value is None:
+        raise BadRequest(f"this query needs a {what} parameter")
+    raw = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+    if len(raw) > limit:
+        raise (bad if from_program else TooLarge)(f"{who} is larger than {limit} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad(f"{who} is not UTF-8 text") from None
+    if "\0" in text:
+        raise bad(f"{who} contains NUL bytes")
+    if text.lstrip().startswith("<"):
+        try:
+            parse_xml(raw, what)
+        except BadRequest as exc:
+            raise bad(f"{who} is not valid XML: {exc}") from None
+    return text
+
+
+def _payload_into(parent: ET.Element, tag: str, text: str) -> None:
+    """Put a payload in the envelope: XML as an element, text as text."""
+    child = ET.SubElement(parent, tag)
+    if text.lstrip().startswith("<"):
+        child.append(parse_xml(text, tag))
+    else:
+        child.text = text
+
+
+def _payload_from(elem: ET.Element) -> str:
+    """A payload back out of an envelope element."""
+    kids = list(elem)
+    if kids:
+        kid = kids[0]
+        tail, kid.tail = kid.tail, None
+        try:
+            return ET.tostring(kid, encoding="unicode")
+        finally:
+            kid.tail = tail
+    return elem.text or ""
+
+
+PAYLOAD_FIELDS = ("state", "action")
+
+
+def render(outcome: Outcome | None, fmt: str, *, error: GatewayError | None = None,
+           query: str = "", server: str = "", run: str | None = None) -> tuple[int, str, bytes, dict]:
+    """Render an outcome (or an error) as ``(status, content_type, body, headers)``."""
+    if error is not None:
+        code, status, fields = error.code, "error", {"error": error.message}
+        run = error.run or run
+    else:
+        code, status, fields = 200, "ok", outcome.fields
+        query, server, run = outcome.query, outcome.server, outcome.run
+    headers = {}
+    if "done" in fields:
+        headers["X-WWM-Done"] = fields["done"]
+    if "score" in fields:
+        headers["X-WWM-Score"] = fields["score"].splitlines()[0] if fields["score"] else ""
+    if fmt == "json":
+        doc = {"query": query, "server": server, "run": run, "status": status, "code": code}
+        doc.update({k: (v == "true" if k == "done" else v) for k, v in fields.items()})
+        return code, "application/json", json.dumps(doc).encode(), headers
+    if fmt == "text":
+        if error is not None:
+            body = f"error {code}: {error.message}\n"
+        else:
+            body = _text_body(outcome)
+        return code, "text/plain; charset=utf-8", body.encode("utf-8"), headers
+    top = ET.Element("wwm", version=VERSION)
+    attrs = {"query": query, "server": server, "status": status, "code": str(code)}
+    if run:
+        attrs["run"] = run
+    resp = ET.SubElement(top, "response", attrs)
+    for key, value in fields.items():
+        if key in PAYLOAD_FIELDS:
+            _payload_into(resp, key, value)
+        else:
+            ET.SubElement(resp, key).text = value
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(top, encoding="utf-8", xml_declaration=False)
+    return code, "application/xml; charset=utf-8", body, headers
+
+
+def _text_body(outcome: Outcome) -> str:
+    f = outcome.fields
+    for key in ("state", "action", "run", "score"):
+        if key in f:
+            return f[key]
+    if outcome.query == "Describe":
+        return "".join(f"{k}: {v}\n" for k, v in f.items())
+    return "ok\n"
+
+
+def parse_response(body: bytes, content_type: str = "") -> dict:
+    """Read a gateway response (XML or JSON) back into a dict of fields.
+
+    Used by clients; includes ``status``, ``code``, ``run`` and ``error``.
+    """
+    if content_type.startswith("application/json") or body[:1] == b"{":
+        doc = json.loads(body)
+        if "done" in doc and isinstance(doc["done"], bool):
+            doc["done"] = _bool(doc["done"])
+        return doc
+    top = parse_xml(body, "response")
+    resp = top.find("response")
+    if top.tag != "wwm" or resp is None:
+        raise BadRequest("not a wwm response envelope")
+    doc = dict(resp.attrib)
+    doc["code"] = int(doc.get("code", 0))
+    for child in resp:
+        doc[child.tag] = _payload_from(child) if child.tag in PAYLOAD_FIELDS else (child.text or "")
+    return doc
+
+
+def parse_envelope(body: bytes) -> dict:
+    """Request parameters from a POSTed XML envelope."""
+    top = parse_xml(body, "request envelope")
+    req = top.find("request")
+    if top.tag != "wwm" or req is None:
+        raise BadRequest("request envelope must be <wwm version=\"1\"><request query=...>")
+    if top.get("version", VERSION) != VERSION:
+        raise BadRequest(f"unsupported envelope version {top.get('version')!r}")
+    params = {k: v for k, v in req.attrib.items() if k in ("query", "run", "format", "seed")}
+    for child in req:
+        if child.tag in PAYLOAD_FIELDS:
+            params[child.tag] = _payload_from(child)
+    return params
+
+
+# ---------------------------------------------------------------------------
+# http
+# ---------------------------------------------------------------------------
+
+MAX_BODY = 1 << 20  # bytes; payload limits per server are usually far lower
+
+
+@dataclass
+class Request:
+    """A transport-free HTTP request: what CGI and WSGI both hand us."""
+
+    method: str
+    server: str                  # the path segment naming the server ("" for the index)
+    query_string: str = ""
+    body: bytes = b""
+    content_type: str = ""
+
+
+@dataclass
+class Response:
+    status: int
+    content_type: str
+    body: bytes
+    headers: dict = field(default_factory=dict)
+
+
+def request_params(req: Request) -> dict:
+    """Every parameter of a request: query string, then form or XML body."""
+    params = {}
+    for key, value in urllib.parse.parse_qsl(req.query_string, keep_blank_values=True, max_num_fields=32):
+        params.setdefault(key, value)
+    if req.method == "POST" and req.body:
+        ctype = req.content_type.split(";")[0].strip().lower()
+        if ctype == "application/x-www-form-urlencoded":
+            try:
+                form = urllib.parse.parse_qsl(req.body.decode("utf-8"), keep_blank_values=True,
+                                              max_num_fields=32, strict_parsing=False)
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise BadRequest(f"form body is not valid: {exc}") from None
+            for key, value in form:
+                params.setdefault(key, value)
+        elif ctype in ("application/xml", "text/xml"):
+            params.update(parse_envelope(req.body))
+        elif ctype == "text/plain":
+            # curl --data-binary @file -H 'Content-Type: text/plain': the body is the payload
+            slot = "action" if params.get("query") == "ExecuteAction" else "state"
+            params.setdefault(slot, _utf8(req.body))
+        else:
+            raise BadRequest(f"unsupported Content-Type {ctype!r}; use form, XML or text/plain")
+    return params
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 text") from None
+
+
+def handle(req: Request, gateway: Gateway) -> Response:
+    """Answer one HTTP request; never raises, never leaks a traceback."""
+    fmt, query, run = "xml", "", None
+    try:
+        if req.method not in ("GET", "POST", "HEAD"):
+            raise MethodNotAllowed(f"method {req.method} is not allowed; use GET or POST")
+        if len(req.body) > MAX_BODY:
+            raise TooLarge(f"request body is larger than {MAX_BODY} bytes")
+        params = request_params(req)
+        fmt = params.get("format") or "xml"
+        if fmt not in FORMATS:
+            fmt = "xml"
+            raise BadRequest(f"unknown format {params.get('format')!r}; use xml, text or json")
+        query, run = params.get("query", ""), params.get("run")
+        if not req.server:
+            return _index(gateway, fmt)
+        server = find_server(gateway.root, req.server)
+        outcome = dispatch(gateway, server, query, params)
+        status, ctype, body, headers = render(outcome, fmt)
+    except GatewayError as exc:
+        status, ctype, body, headers = render(None, fmt, error=exc, query=query, server=req.server, run=run)
+    except Exception as exc:  # a bug of ours: answer 500 without details
+        sys.stderr.write(f"wwm gateway: internal error: {exc!r}\n")
+        err = GatewayError("internal error in the gateway")
+        status, ctype, body, headers = render(None, fmt, error=err, query=query, server=req.server, run=run)
+    return Response(status, ctype, body, headers)
+
+
+def dispatch(gateway: Gateway, server: Server, query: str, params: dict) -> Outcome:
+    """Run one named query against a server."""
+    run = params.get("run")
+    if query == "Describe":
+        return gateway.describe(server)
+    if query == "StartRun":
+        return gateway.start_run(server, params.get("seed"))
+    if query == "EndRun":
+        return gateway.end_run(server, run)
+    if query == "GetState":
+        return gateway.get_state(server, run)
+    if query == "ExecuteAction":
+        return gateway.execute_action(server, run, params.get("action"))
+    if query == "GetScore":
+        return gateway.get_score(server, run)
+    if query == "HereIsState":
+        return gateway.here_is_state(server, run, params.get("state"))
+    if query == "GetAction":
+        return gateway.get_action(server, run, params.get("state"))
+    if not query:
+        raise BadRequest(f"missing query parameter; one of {', '.join(QUERIES)}")
+    raise BadRequest(f"unknown query {query[:40]!r}; one of {', '.join(QUERIES)}")
+
+
+def _index(gateway: Gateway, fmt: str) -> Response:
+    servers = [{"name": s.name, "kind": s.kind, "description": str(s.manifest.get("description", ""))}
+               for s in list_servers(gateway.root)]
+    if fmt == "json":
+        return Response(200, "application/json", json.dumps({"servers": servers}).encode())
+    if fmt == "text":
+        body = "".join(f"{s['name']}\t{s['kind']}\t{s['description']}\n" for s in servers)
+        return Response(200, "text/plain; charset=utf-8", body.encode())
+    top = ET.Element("wwm", version=VERSION)
+    for s in servers:
+        ET.SubElement(top, "server", name=s["name"], kind=s["kind"]).text = s["description"]
+    return Response(200, "application/xml; charset=utf-8", ET.tostring(top, encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------
+# cgi
+# ---------------------------------------------------------------------------
+
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+           409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
+           502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def default_paths() -> tuple[str, str]:
+    """``(root, runs)`` from WWM_ROOT and WWM_RUNS, else next to this file."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.environ.get("WWM_ROOT") or here
+    runs = os.environ.get("WWM_RUNS") or os.path.join(here, "wwm-runs")
+    return root, runs
+
+
+def cgi_request(environ: dict, stdin) -> Request:
+    """Build a Request from CGI variables, reading at most MAX_BODY + 1 bytes."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = stdin.read(min(max(length, 0), MAX_BODY + 1)) if length > 0 else b""
+    if length > MAX_BODY:
+        body = b"\0" * (MAX_BODY + 1)  # handle() answers 413 without parsing it
+    name = environ.get("PATH_INFO", "").strip("/")
+    return Request(method=environ.get("REQUEST_METHOD", "GET").upper(), server=name,
+                   query_string=environ.get("QUERY_STRING", ""), body=body,
+                   content_type=environ.get("CONTENT_TYPE", ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CGI entry point; ``--check`` prints the configuration instead."""
+    argv = sys.argv[1:] if argv is None else argv
+    root, runs = default_paths()
+    if argv[:1] == ["--check"]:
+        print(f"root: {root}\nruns: {runs}")
+        for s in list_servers(root):
+            print(f"  {s.kind:7} {s.name}")
+        return 0
+    if "GATEWAY_INTERFACE" not in os.environ:
+        print("wwm.py is a CGI gateway; run it under a web server, or with --check", file=sys.stderr)
+        return 2
+    try:
+        resp = handle(cgi_request(os.environ, sys.stdin.buffer), Gateway(root, runs))
+    except Exception:  # handle() catches everything; this is the last guard
+        resp = Response(500, "text/plain", b"internal error\n")
+    out = sys.stdout.buffer
+    head = f"Status: {resp.status} {REASONS.get(resp.status, '')}\r\nContent-Type: {resp.content_type}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in resp.headers.items() if "\n" not in v and "\r" not in v)
+    head += f"Content-Length: {len(resp.body)}\r\n\r\n"
+    out.write(head.encode("latin-1", "replace"))
+    if os.environ.get("REQUEST_METHOD") != "HEAD":
+        out.write(resp.body)
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
