@@ -46,7 +46,7 @@ def run_episode(world: str | Server, minds: Sequence[str | Server], *, steps: in
     started = time.perf_counter()
     wrun, mruns, score, done, n = None, [], "", False, 0
     try:
-        wrun = world_srv.start_run(seed)
+        wrun = world_srv.start_run(seed, minds=" ".join(m.url for m in mind_srvs))
         for m in mind_srvs:
             mruns.append(m.start_run(seed))
         state = wrun.get_state()

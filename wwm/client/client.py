@@ -124,8 +124,9 @@ class Server:
                               if k not in ("status", "code", "run", "query", "server")}
         return self._describe
 
-    def start_run(self, seed: int | str | None = None) -> "Run":
-        doc = self.transport.call("StartRun", seed=None if seed is None else str(seed))
+    def start_run(self, seed: int | str | None = None, minds: str | None = None) -> "Run":
+        """Start a run.  ``minds`` names who plays (a World's scoreboard shows it)."""
+        doc = self.transport.call("StartRun", seed=None if seed is None else str(seed), minds=minds)
         return Run(self, doc["run"])
 
     def close(self) -> None:

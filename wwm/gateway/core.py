@@ -534,6 +534,74 @@ def stop_process(pid: int, start: str | None, grace: float) -> None:
 
 
 # ---------------------------------------------------------------------------
+# scoreboard
+# ---------------------------------------------------------------------------
+
+
+class Scoreboard:
+    """Every run, durably, in one SQLite file (WAL: CGI processes and workers share it).
+
+    A run is written when it starts (outcome ``running``) and again when it
+    ends, each in its own transaction, so a crash mid-run leaves a
+    consistent record that says the run never finished.
+    """
+
+    COLUMNS = ("run", "server", "kind", "world", "minds", "steps", "score", "score_value",
+               "start", "end", "outcome", "error", "source")
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def _db(self):
+        import sqlite3  # deferred: only runs that start or end need it
+
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, server TEXT, kind TEXT, "
+                   "world TEXT, minds TEXT, steps INTEGER, score TEXT, score_value REAL, start REAL, "
+                   "end REAL, outcome TEXT, error TEXT, source TEXT)")
+        return db
+
+    def record(self, rec: dict) -> None:
+        """Insert or update the record of ``rec["run"]``."""
+        row = {k: rec.get(k) for k in self.COLUMNS}
+        row["score_value"] = score_value(row.get("score"))
+        db = self._db()
+        try:
+            with db:
+                db.execute(f"INSERT OR REPLACE INTO runs ({', '.join(self.COLUMNS)}) "
+                           f"VALUES ({', '.join('?' * len(self.COLUMNS))})", [row[k] for k in self.COLUMNS])
+        finally:
+            db.close()
+
+    def list(self, world: str | None = None, limit: int = 100) -> list[dict]:
+        """The newest runs first; only those of ``world`` (id or URL substring) if given."""
+        db = self._db()
+        try:
+            sql, args = "SELECT * FROM runs", []
+            if world:
+                sql += " WHERE world LIKE ? ESCAPE '\\'"
+                args.append("%" + world.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+            sql += " ORDER BY start DESC LIMIT ?"
+            args.append(int(limit))
+            cur = db.execute(sql, args)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+        finally:
+            db.close()
+
+
+def score_value(score) -> float | None:
+    """The number at the start of a score (``"35\nsteps: 200"`` -> 35.0)."""
+    first = str(score or "").split()
+    try:
+        return float(first[0]) if first else None
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------
 # runs
 # ---------------------------------------------------------------------------
 
@@ -566,11 +634,11 @@ class Gateway:
     KEEP_ENDED = 3600.0    # seconds an ended run's folder (and log) is kept
     MAX_RUNS = 64          # concurrent runs, all servers together
 
-    def __init__(self, root: str, runs: str, *, max_runs: int | None = None, on_end=None):
+    def __init__(self, root: str, runs: str, *, max_runs: int | None = None):
         self.root = os.path.abspath(root)
         self.runs = os.path.abspath(runs)
         self.max_runs = max_runs or int(os.environ.get("WWM_MAX_RUNS", self.MAX_RUNS))
-        self.on_end = on_end  # callback(record: dict) when a run ends: the scoreboard
+        self.scoreboard = Scoreboard(os.path.join(self.runs, "scores.sqlite"))
 
     # -- paths and notes ---------------------------------------------------
 
@@ -619,7 +687,8 @@ class Gateway:
         }
         return Outcome("Describe", server.id, fields=fields)
 
-    def start_run(self, server: Server, seed: str | None = None) -> Outcome:
+    def start_run(self, server: Server, seed: str | None = None, minds: str | None = None) -> Outcome:
+        """Start a run.  ``minds``: who plays this World, for the scoreboard only."""
         self.reap()
         if seed is not None and not re.fullmatch(r"-?\d{1,18}", seed):
             raise BadRequest("seed must be an integer")
@@ -641,8 +710,20 @@ class Gateway:
         else:
             env["WWM_RUN_DIR"] = run_dir
             notes["pid"], notes["start"] = start_process(server, run_dir, env)
+        if minds is not None:
+            notes["minds"] = minds[:2000]
         self._save(run_dir, notes)
+        self._record(server, run, notes, "running")
         return Outcome("StartRun", server.id, run, {"run": run})
+
+    def _record(self, server: Server, run: str, notes: dict, outcome: str, score: str = "",
+                error: str | None = None) -> None:
+        self.scoreboard.record({
+            "run": run, "server": server.id, "kind": server.kind,
+            "world": server.id if server.role == "world" else None,
+            "minds": notes.get("minds") if server.role == "world" else server.id,
+            "steps": notes.get("steps", 0), "score": score, "start": notes.get("created"),
+            "end": notes.get("ended"), "outcome": outcome, "error": error, "source": "gateway"})
 
     def _shared_process(self, server: Server, env: dict) -> tuple[int, str]:
         """The one process serving every run of a shared server; started once."""
@@ -925,19 +1006,12 @@ class _RunLock:
         write_atomic(os.path.join(self.files, "stop"), "")
         if not self.server.shared:
             stop_process(self.notes.get("pid", 0), self.notes.get("start"), self.server.limits["grace"])
-        record = {
-            "server": self.server.id, "kind": self.server.kind, "run": self.run,
-            "steps": self.notes.get("steps", 0), "score": self.score(),
-            "start": self.notes.get("created"), "end": time.time(), "outcome": outcome,
-            "error": error,
-        }
-        self.notes.update(phase="ended", outcome=outcome, ended=record["end"])
+        self.notes.update(phase="ended", outcome=outcome, ended=time.time())
         self.g._save(self.dir, self.notes)
-        if self.g.on_end:
-            try:
-                self.g.on_end(record)
-            except Exception:  # the scoreboard must never break a run's ending
-                pass
+        try:
+            self.g._record(self.server, self.run, self.notes, outcome, self.score(), error)
+        except Exception as exc:  # the scoreboard must never break a run's ending
+            sys.stderr.write(f"wwm gateway: scoreboard not updated: {exc!r}\n")
 
 
 # ---------------------------------------------------------------------------
@@ -1106,7 +1180,7 @@ def parse_envelope(body: bytes) -> dict:
         raise BadRequest("request envelope must be <wwm version=\"1\"><request query=...>")
     if top.get("version", VERSION) != VERSION:
         raise BadRequest(f"unsupported envelope version {top.get('version')!r}")
-    params = {k: v for k, v in req.attrib.items() if k in ("query", "run", "format", "seed")}
+    params = {k: v for k, v in req.attrib.items() if k in ("query", "run", "format", "seed", "minds")}
     for child in req:
         if child.tag in PAYLOAD_FIELDS:
             params[child.tag] = _payload_from(child)
@@ -1206,7 +1280,7 @@ def dispatch(gateway: Gateway, server: Server, query: str, params: dict) -> Outc
     if query == "Describe":
         return gateway.describe(server)
     if query == "StartRun":
-        return gateway.start_run(server, params.get("seed"))
+        return gateway.start_run(server, params.get("seed"), params.get("minds"))
     if query == "EndRun":
         return gateway.end_run(server, run)
     if query == "GetState":

@@ -58,7 +58,7 @@ def init_app(app: Flask) -> None:
     root = os.path.abspath(app.config["ROOT"])
     runs = os.path.abspath(app.config["RUNS"])
     os.makedirs(runs, exist_ok=True)
-    app.extensions["wwm.gateway"] = core.Gateway(root, runs, on_end=app.config.get("ON_RUN_END"))
+    app.extensions["wwm.gateway"] = core.Gateway(root, runs)
     app.register_blueprint(bp)
 
 
