@@ -1,0 +1,1 @@
+../wwm/gateway/core.py
