@@ -26,6 +26,7 @@ import os
 import select
 import signal
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Callable, Union
@@ -248,12 +249,13 @@ def _serve(kind, make) -> None:
             if busy:
                 continue
             if watch is not None:
-                select.select([watch], [], [], 0.5)
+                ready, _, _ = select.select([watch], [], [], 0.5)
                 watch.read()
             else:
-                import time
-
                 time.sleep(0.002)
+                ready = False
+            if not ready and not os.path.isdir(top):
+                break  # the run directory was removed: nobody will ever ask again
     except _Stopped:
         pass
     finally:

@@ -1,0 +1,324 @@
+"""Stand-alone driver for one Program 1: plays the gateway's side of the file protocol.
+
+Used by tests/test_templates_lib.py and bench/lib_roundtrip.py; needs only the
+standard library (it does not import wwm), so it also checks the language helpers
+in wwm/lib/ independently of the Python gateway.
+
+    with Program("minds/hello-c", tmp_path / "run") as mind:
+        mind.put("state", "low: 1\\nhigh: 100\\n")
+        assert mind.take("action", timeout=5) == "50\\n"
+    # leaving the block writes `stop` and waits (then SIGTERM, SIGKILL)
+
+It also holds a Python reference of the hello game (CONTRACT.md): parse_int,
+RefWorld, ref_mind, ref_transcript.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import re
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+# ----------------------------------------------------------------- waiting
+_IN_CREATE, _IN_MOVED_TO = 0x100, 0x80
+
+
+class _Waiter:
+    """Wait for a file to appear in one directory: inotify via ctypes, else polling."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.fd = -1
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+            if fd >= 0 and libc.inotify_add_watch(fd, os.fsencode(directory), _IN_CREATE | _IN_MOVED_TO) >= 0:
+                self.fd = fd
+            elif fd >= 0:
+                os.close(fd)
+        except (OSError, AttributeError):
+            self.fd = -1
+
+    def wait(self, path: Path, deadline: float, alive=lambda: True) -> bool:
+        """True once path exists; False at the deadline or when alive() turns false."""
+        nap = 0.0005
+        while True:
+            if path.exists():
+                return True
+            now = time.monotonic()
+            if now >= deadline or not alive():
+                return path.exists()
+            if self.fd >= 0:
+                # 50 ms cap: notice a dead process promptly
+                r, _, _ = select.select([self.fd], [], [], min(0.05, deadline - now))
+                if r:
+                    try:
+                        while os.read(self.fd, 65536):
+                            pass
+                    except BlockingIOError:
+                        pass
+            else:
+                time.sleep(min(nap, max(0.0, deadline - now)))
+                nap = min(nap * 2, 0.005)
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+# ----------------------------------------------------------------- a server
+class DriverError(Exception):
+    """The program did not answer, answered late, or crashed."""
+
+
+def load_manifest(folder: Path) -> dict:
+    with open(Path(folder) / "wwm.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def build(folder: Path) -> None:
+    """Run the manifest's `build` in the folder when `build_creates` is missing or stale."""
+    folder = Path(folder).resolve()
+    m = load_manifest(folder)
+    if not m.get("build"):
+        return
+    target = folder / m.get("build_creates", "")
+    if m.get("build_creates") and target.exists():
+        sources = [p for p in folder.iterdir() if p.is_file() and p != target]
+        if all(p.stat().st_mtime <= target.stat().st_mtime for p in sources):
+            return
+    subprocess.run(shlex.split(m["build"]), cwd=folder, check=True)
+
+
+def command(folder: Path) -> list[str]:
+    """The manifest's command, with ./tokens resolved inside the server folder."""
+    folder = Path(folder).resolve()
+    argv = shlex.split(load_manifest(folder)["command"])
+    argv = [str(folder / a[2:]) if a.startswith("./") else a for a in argv]
+    if argv and argv[0] == "python3":
+        argv[0] = sys.executable
+    return argv
+
+
+class Program:
+    """One running Program 1 in its own run directory."""
+
+    def __init__(self, folder, run_dir, seed: int | str = 1, run_id: str = "test-run"):
+        self.folder = Path(folder).resolve()
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.env = dict(os.environ, WWM_RUN_DIR=str(self.run_dir), WWM_SERVER_DIR=str(self.folder),
+                        WWM_RUN_ID=run_id, WWM_SEED=str(seed), WWM_INSTANCES="per-run")
+        self.proc: subprocess.Popen | None = None
+        self.waiter = _Waiter(self.run_dir)
+
+    def start(self) -> "Program":
+        build(self.folder)
+        log = open(self.run_dir / "log", "ab")
+        self.proc = subprocess.Popen(command(self.folder), cwd=self.run_dir, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        try:
+            return (self.run_dir / "log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def put(self, name: str, text: str) -> None:
+        """Atomic write: NAME.tmp, then rename."""
+        tmp = self.run_dir / (name + ".tmp")
+        tmp.write_bytes(text.encode())
+        os.rename(tmp, self.run_dir / name)
+
+    def wait(self, name: str, timeout: float = 10.0) -> None:
+        path = self.run_dir / name
+        if not self.waiter.wait(path, time.monotonic() + timeout, self.alive):
+            why = f"exited with {self.proc.returncode}" if not self.alive() else f"no {name} after {timeout} s"
+            raise DriverError(f"{self.folder.name}: {why}; log:\n{self.log()}")
+
+    def take(self, name: str, timeout: float = 10.0) -> str:
+        """Wait for NAME, read it, delete it (consume once)."""
+        self.wait(name, timeout)
+        path = self.run_dir / name
+        text = path.read_bytes().decode()
+        path.unlink()
+        return text
+
+    def read(self, name: str) -> str | None:
+        """Read a file that is not consumed (score, done)."""
+        try:
+            return (self.run_dir / name).read_text()
+        except FileNotFoundError:
+            return None
+
+    def stop(self, grace: float = 1.0) -> tuple[int, float, str]:
+        """Write `stop`; after `grace` s SIGTERM the process group, 1 s later SIGKILL.
+
+        Returns (returncode, seconds until it exited, what ended it: "stop"|"term"|"kill")."""
+        return self._end([("stop", grace), ("term", 1.0), ("kill", 5.0)])
+
+    def terminate(self, grace: float = 1.0) -> tuple[int, float, str]:
+        """SIGTERM the process group (as the gateway does); SIGKILL after `grace` s."""
+        return self._end([("term", grace), ("kill", 5.0)])
+
+    def _signal(self, sig) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _end(self, plan) -> tuple[int, float, str]:
+        t0, rc, how = time.monotonic(), None, "never started"
+        if self.proc is not None:
+            for how, wait_s in plan:
+                if how == "stop":
+                    self.put("stop", "")
+                else:
+                    self._signal(signal.SIGTERM if how == "term" else signal.SIGKILL)
+                try:
+                    rc = self.proc.wait(timeout=wait_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            self._signal(signal.SIGKILL)  # leftover children (sleep, inotifywait)
+        self.waiter.close()
+        return (rc, time.monotonic() - t0, how)
+
+    def __enter__(self) -> "Program":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        if self.alive():
+            self.stop()
+        else:
+            self.waiter.close()
+
+
+# ----------------------------------------------------------------- the hello game, in Python
+_INT = re.compile(r"[ \t\n\r\f\v]*([-+]?[0-9]+)[ \t\n\r\f\v]*")
+
+
+def parse_int(text: str) -> int | None:
+    """An integer with optional sign and surrounding ASCII whitespace, |n| < 10^9; else None."""
+    m = _INT.fullmatch(text)
+    if not m:
+        return None
+    n = int(m.group(1))
+    return n if abs(n) < 10**9 else None
+
+
+class RefWorld:
+    """The hello World exactly as CONTRACT.md defines it (plus: every action counts as a step)."""
+
+    def __init__(self, seed: int | str = 1):
+        s = parse_int(str(seed))
+        self.x = (1 if s is None else s) % 65537
+        self.low, self.high, self.hits, self.steps = 1, 100, 0, 0
+        self._new_secret()
+
+    def _new_secret(self):
+        self.x = (self.x * 75 + 74) % 65537
+        self.secret = self.x % 100 + 1
+
+    def _body(self) -> str:
+        return f"low: {self.low}\nhigh: {self.high}\n"
+
+    def first_state(self) -> str:
+        return self._body()
+
+    def score(self) -> str:
+        return f"{self.hits}\nsteps: {self.steps}\n"
+
+    def step(self, action: str) -> str:
+        self.steps += 1
+        g = parse_int(action)
+        reward = 0
+        if g is None:
+            reward = -1
+        elif g == self.secret:
+            reward, self.low, self.high = 1, 1, 100
+            self.hits += 1
+            self._new_secret()
+        elif g < self.secret:
+            self.low = g + 1
+        else:
+            self.high = g - 1
+        return f"reward: {reward}\n" + self._body()
+
+
+def ref_mind(state: str) -> str:
+    """The hello Mind: (low + high) // 2 from the 'low:'/'high:' lines (defaults 1, 100)."""
+    v = {"low": 1, "high": 100}
+    for line in state.split("\n"):
+        for key in v:
+            if line.startswith(key + ":"):
+                n = parse_int(line[len(key) + 1:])
+                if n is not None:
+                    v[key] = n
+    return f"{(v['low'] + v['high']) // 2}\n"
+
+
+def ref_transcript(seed, steps: int) -> list[tuple[str, str, str]]:
+    """[(state, action, score after the action)] for the reference World and Mind."""
+    world = RefWorld(seed)
+    state, out = world.first_state(), []
+    for _ in range(steps):
+        action = ref_mind(state)
+        nxt = world.step(action)
+        out.append((state, action, world.score()))
+        state = nxt
+    return out
+
+
+# ----------------------------------------------------------------- a whole game
+def play(world: Program | None, mind: Program | None, seed, steps: int, timeout: float = 10.0):
+    """Play `steps` steps; None for either side means the Python reference.
+
+    Returns [(state, action, score after the action)] like ref_transcript."""
+    ref_w = RefWorld(seed) if world is None else None
+    if world is None:
+        state = ref_w.first_state()
+    else:
+        state = world.take("state", timeout)
+        assert world.read("score") == "0\nsteps: 0\n", world.read("score")
+    out = []
+    for _ in range(steps):
+        if mind is None:
+            action = ref_mind(state)
+        else:
+            mind.put("state", state)
+            action = mind.take("action", timeout)
+        if world is None:
+            nxt, score = ref_w.step(action), ref_w.score()
+        else:
+            world.put("action", action)
+            nxt = world.take("state", timeout)
+            score = world.read("score")
+        out.append((state, action, score))
+        state = nxt
+    return out
+
+
+if __name__ == "__main__":  # python3 tests/lib_driver.py WORLD_FOLDER MIND_FOLDER [SEED [STEPS]]
+    import tempfile
+
+    seed = sys.argv[3] if len(sys.argv) > 3 else 1
+    n = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+    with tempfile.TemporaryDirectory() as tmp:
+        with Program(sys.argv[1], Path(tmp) / "w", seed) as w, Program(sys.argv[2], Path(tmp) / "m", seed) as m:
+            for state, action, score in play(w, m, seed, n):
+                print(repr(state), "->", repr(action), "| score", repr(score))

@@ -1,0 +1,1 @@
+../../wwm/lib/wwm.h
