@@ -774,11 +774,13 @@ class Gateway:
                 raise Conflict("the run is over (the World wrote done); call EndRun", run=run)
             r.send("action", payload)
             got = r.receive(("state", "done"), server.limits["step_timeout"])
+            if got == "done":
+                # A World writes done, then its last state: give it a moment;
+                # without a last state the previous one stands.
+                if wait_for(r.files, ("state",), 1.0):
+                    r.receive("state", server.limits["step_timeout"])
             r.notes["steps"] += 1
-            if got == "done":  # ended without a last state: keep the previous one
-                r.notes["done"] = True
-            else:
-                r.notes["done"] = r.is_done()
+            r.notes["done"] = r.is_done()
             return Outcome("ExecuteAction", server.id, run,
                            {"state": r.notes["state"], "done": _bool(r.notes["done"]), "score": r.score()})
 
