@@ -14,6 +14,7 @@ setup(
     include_package_data=True,
     install_requires=[
         "flask>=3.0",
+        "waitress>=3.0",
         "lxml>=5.0",
         "requests>=2.31",
         "watchdog>=4.0",

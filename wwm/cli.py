@@ -63,21 +63,21 @@ def describe_command(target):
 @click.option("--runs", default=None, help="Folder for run directories [default: ROOT/runs].")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, help="Port to bind.")
-def serve_command(root, runs, host, port):
-    """Serve every Mind and World under ROOT at /wwm/NAME (Flask, threaded).
+@click.option("--threads", default=32, show_default=True,
+              help="Requests served at once (a request waiting on a slow Program 1 holds one).")
+def serve_command(root, runs, host, port, threads):
+    """Serve every Mind and World under ROOT at /wwm/NAME.
 
-    For several processes use gunicorn: WWM_ROOT=… WWM_RUNS=… gunicorn -w 4
-    'wwm.gateway.wsgi:create_app()'.
+    Runs the Flask gateway under waitress (HTTP/1.1 keep-alive, threads).
+    For several processes use gunicorn instead: WWM_ROOT=… WWM_RUNS=…
+    gunicorn -w 4 -k gthread 'wwm.gateway.wsgi:create_app()'.
     """
-    from wwm.gateway.wsgi import create_app
+    from wwm.gateway.wsgi import create_app, serve
 
     root = os.path.abspath(root)
     app = create_app({"ROOT": root, "RUNS": os.path.abspath(runs or os.path.join(root, "runs"))})
     click.echo(f"wwm gateway on http://{host}:{port}/wwm/ serving {root}", err=True)
-    try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
-    finally:
-        app.extensions["wwm.gateway"].shutdown()
+    serve(app, host, port, threads=threads)
 
 
 @cli.command("new")

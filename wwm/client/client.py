@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import tempfile
 import threading
 import urllib.parse
@@ -52,6 +53,8 @@ class HTTPTransport:
         if conn is None:
             cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
             conn = cls(self._host, self._port, timeout=self.timeout)
+            conn.connect()
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stalls
             self._local.conn = conn
         return conn
 

@@ -62,6 +62,32 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
+def serve(app: Flask, host: str, port: int, threads: int = 32) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then end its runs.
+
+    waitress keeps connections alive (werkzeug's development server closes
+    every one, which costs a TCP handshake per query) and sets TCP_NODELAY.
+    """
+    import signal
+
+    from waitress.server import create_server
+
+    server = create_server(app, host=host, port=port, threads=threads, ident="wwm",
+                           channel_timeout=120, connection_limit=1000)
+
+    def stop(signum, frame):
+        server.close()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.extensions["wwm.gateway"].shutdown()
+
+
 def create_app(config: dict | None = None) -> Flask:
     """The Flask gateway.  Config: ROOT (minds/ and worlds/), RUNS (run folders).
 
