@@ -9,7 +9,7 @@ in wwm/lib/ independently of the Python gateway.
         assert mind.take("action", timeout=5) == "50\\n"
     # leaving the block writes `stop` and waits (then SIGTERM, SIGKILL)
 
-It also holds a Python reference of the hello game (CONTRACT.md): parse_int,
+It also holds a Python reference of the hello game (docs/protocol.md): parse_int,
 RefWorld, ref_mind, ref_transcript.
 """
 from __future__ import annotations
@@ -222,7 +222,7 @@ def parse_int(text: str) -> int | None:
 
 
 class RefWorld:
-    """The hello World exactly as CONTRACT.md defines it (plus: every action counts as a step)."""
+    """The hello World exactly as docs/protocol.md defines it (plus: every action counts as a step)."""
 
     def __init__(self, seed: int | str = 1):
         s = parse_int(str(seed))

@@ -1,4 +1,4 @@
-/* hello World in C: guess the number (CONTRACT.md, "The hello game"). */
+/* hello World in C: guess the number (docs/protocol.md, "The hello game"). */
 #include "wwm.h"
 
 struct game {

@@ -1,4 +1,4 @@
-// hello World in JavaScript: guess the number (CONTRACT.md, "The hello game").
+// hello World in JavaScript: guess the number (docs/protocol.md, "The hello game").
 'use strict';
 const wwm = require((process.env.WWM_SERVER_DIR || __dirname) + '/wwm.js');
 

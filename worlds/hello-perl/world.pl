@@ -1,4 +1,4 @@
-# hello World in Perl: guess the number (CONTRACT.md, "The hello game").
+# hello World in Perl: guess the number (docs/protocol.md, "The hello game").
 use strict;
 use warnings;
 use FindBin;

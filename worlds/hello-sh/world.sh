@@ -1,4 +1,4 @@
-# hello World in POSIX sh: guess the number (CONTRACT.md, "The hello game").
+# hello World in POSIX sh: guess the number (docs/protocol.md, "The hello game").
 . "${WWM_SERVER_DIR:-${0%/*}}/wwm.sh"
 
 x=1 secret=0 low=1 high=100 hits=0 steps=0

@@ -533,6 +533,25 @@ def stop_process(pid: int, start: str | None, grace: float) -> None:
     _reap_children()
 
 
+def kill_strays(run: str) -> int:
+    """SIGKILL processes that left Program 1's process group (setsid, daemons)
+    but still carry this run's WWM_RUN_ID; Linux /proc only, best effort."""
+    marker = f"WWM_RUN_ID={run}".encode()
+    killed = 0
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker not in f.read().split(b"\0"):
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+            killed += 1
+        except OSError:
+            continue
+    return killed
+
+
 # ---------------------------------------------------------------------------
 # scoreboard
 # ---------------------------------------------------------------------------
@@ -1008,6 +1027,7 @@ class _RunLock:
         write_atomic(os.path.join(self.files, "stop"), "")
         if not self.server.shared:
             stop_process(self.notes.get("pid", 0), self.notes.get("start"), self.server.limits["grace"])
+            kill_strays(self.run)
         self.notes.update(phase="ended", outcome=outcome, ended=time.time())
         self.g._save(self.dir, self.notes)
         try:
@@ -1218,17 +1238,12 @@ class Response:
 def request_params(req: Request) -> dict:
     """Every parameter of a request: query string, then form or XML body."""
     params = {}
-    for key, value in urllib.parse.parse_qsl(req.query_string, keep_blank_values=True, max_num_fields=32):
+    for key, value in _parse_qsl(req.query_string, "query string"):
         params.setdefault(key, value)
     if req.method == "POST" and req.body:
         ctype = req.content_type.split(";")[0].strip().lower()
         if ctype == "application/x-www-form-urlencoded":
-            try:
-                form = urllib.parse.parse_qsl(req.body.decode("utf-8"), keep_blank_values=True,
-                                              max_num_fields=32, strict_parsing=False)
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise BadRequest(f"form body is not valid: {exc}") from None
-            for key, value in form:
+            for key, value in _parse_qsl(_utf8(req.body), "form body"):
                 params.setdefault(key, value)
         elif ctype in ("application/xml", "text/xml"):
             params.update(parse_envelope(req.body))
@@ -1239,6 +1254,16 @@ def request_params(req: Request) -> dict:
         else:
             raise BadRequest(f"unsupported Content-Type {ctype!r}; use form, XML or text/plain")
     return params
+
+
+def _parse_qsl(text: str, what: str) -> list[tuple[str, str]]:
+    """Form-encoded pairs; too many fields or %-escapes that are not UTF-8 are a 400."""
+    try:
+        return urllib.parse.parse_qsl(text, keep_blank_values=True, max_num_fields=32, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest(f"{what}: a %-escape is not UTF-8 text") from None
+    except ValueError as exc:  # "Max number of fields exceeded"
+        raise BadRequest(f"{what} is not valid: {exc}") from None
 
 
 def _utf8(raw: bytes) -> str:
@@ -1339,6 +1364,12 @@ def cgi_request(environ: dict, stdin) -> Request:
         length = 0
     body = stdin.read(min(max(length, 0), MAX_BODY + 1)) if length > 0 else b""
     if length > MAX_BODY:
+        left = min(length, 64 << 20) - len(body)
+        while left > 0:  # drain: a server that streams the body (Apache) drops our answer otherwise
+            chunk = stdin.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            left -= len(chunk)
         body = b"\0" * (MAX_BODY + 1)  # handle() answers 413 without parsing it
     name = environ.get("PATH_INFO", "").strip("/")
     return Request(method=environ.get("REQUEST_METHOD", "GET").upper(), server=name,
