@@ -408,7 +408,7 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None)
 # ---------------------------------------------------------------------------
 
 _children: dict[int, subprocess.Popen] = {}  # started by this process; reaped lazily
-PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "WWM_POLL")
 
 
 def _proc_start_time(pid: int) -> str | None:
