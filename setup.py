@@ -15,6 +15,7 @@ setup(
     install_requires=[
         "flask>=3.0",
         "waitress>=3.0",
+        "cryptography>=41",
         "lxml>=5.0",
         "requests>=2.31",
         "watchdog>=4.0",

@@ -1,32 +1,15 @@
-"""Shared fixtures: the repository root, and a check that no Program 1 outlives its test."""
+"""Fixtures for every test: a runs folder that must be empty of processes afterwards."""
 from __future__ import annotations
 
-import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def processes_under(folder: str) -> list[int]:
-    """Pids of live processes whose working directory is inside ``folder``."""
-    folder = os.path.realpath(folder)
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in (b"Z", b"X") and (cwd == folder or cwd.startswith(folder + os.sep)):
-            found.append(int(entry))
-    return found
+from wwmtest import processes_under  # noqa: E402
 
 
 @pytest.fixture
@@ -35,8 +18,6 @@ def runs_dir(tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     yield runs
-    import time
-
     deadline = time.monotonic() + 5
     while processes_under(str(runs)) and time.monotonic() < deadline:
         time.sleep(0.05)

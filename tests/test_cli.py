@@ -9,7 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO
+from wwmtest import REPO
 from wwm.cli import cli
 
 LANGS = ["python", "sh", "c", "perl", "js"]

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from conftest import REPO
+from wwmtest import REPO
 from wwm.gateway.core import Gateway, ProtocolError, load_server
 from wwm.program import join_reward, split_reward
 

@@ -9,6 +9,7 @@
       ClientError               talking to a gateway failed
         ConnectionFailed        the gateway cannot be reached
         BadResponse             the gateway's answer is not a wwm response
+      FederationError           ActivityPub: signatures, fetching, delivery (wwm.federation.errors)
 
 The gateway classes live in wwm.gateway.core (which must stay standard-library
 only and self-contained) and are re-exported here; a client raises the same

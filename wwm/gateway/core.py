@@ -363,22 +363,29 @@ def open_watch(directory: str | None) -> Inotify | None:
         return None
 
 
-def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None) -> str | None:
+def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
+             watch: Inotify | None = None) -> str | None:
     """Wait until one of ``names`` exists in ``directory``; return it.
 
-    Uses inotify where it can and polling otherwise.  ``check()`` is called
-    about every 50 ms (and may raise, e.g. when Program 1 has died).  A message
-    file created in place rather than renamed into place is a non-atomic write
-    and raises ProtocolError.  Returns None when ``timeout`` runs out.
+    Uses inotify where it can (``watch``, opened on ``directory`` before the
+    message that is being answered was sent, or a new one) and polling
+    otherwise.  ``check()`` is called about every 50 ms and may raise (when
+    Program 1 has died, say).  A message file created in place rather than
+    renamed into place is a non-atomic write and raises ProtocolError.
+    Returns None when ``timeout`` runs out.
     """
     deadline = time.monotonic() + timeout
-    watch = open_watch(directory)
+    own = watch is None
+    if own:
+        watch = open_watch(directory)
     try:
         next_check = time.monotonic() + 0.05
         delay = 0.0002
         while True:
             for name in names:
                 if os.path.exists(os.path.join(directory, name)):
+                    if watch is not None:
+                        _refuse_in_place(watch, names)
                     return name
             now = time.monotonic()
             if now >= next_check:
@@ -392,15 +399,17 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None)
                 time.sleep(min(pause, delay))
                 delay = min(delay * 2, 0.005)
                 continue
-            ready, _, _ = select.select([watch], [], [], max(pause, 0))
-            if ready:
-                for mask, name in watch.read():
-                    if name in names and mask & Inotify.IN_CREATE:
-                        raise ProtocolError(
-                            f"Program 1 wrote {name!r} in place; write {name}.tmp and rename it")
+            if select.select([watch], [], [], max(pause, 0))[0]:
+                _refuse_in_place(watch, names)
     finally:
-        if watch is not None:
+        if own and watch is not None:
             watch.close()
+
+
+def _refuse_in_place(watch: Inotify, names: tuple[str, ...]) -> None:
+    for mask, name in watch.read():
+        if name in names and mask & Inotify.IN_CREATE:
+            raise ProtocolError(f"Program 1 wrote {name!r} in place; write {name}.tmp and rename it")
 
 
 # ---------------------------------------------------------------------------
@@ -431,8 +440,7 @@ def _reap_children() -> None:
 
 
 def process_alive(pid: int, start: str | None) -> bool:
-    """True while the process ``pid`` started at ``start`` is running."""
-    _reap_children()
+    """True while the process ``pid`` started at ``start`` is running (a zombie is not)."""
     return pid > 0 and _proc_start_time(pid) == start
 
 
@@ -503,6 +511,7 @@ def start_process(server: Server, cwd: str, env_extra: dict[str, str]) -> tuple[
                                     start_new_session=True)
         except OSError as exc:
             raise GatewayError(f"server {server.name!r}: cannot start its command: {exc.strerror}") from None
+    _reap_children()
     _children[proc.pid] = proc
     start = _proc_start_time(proc.pid) or ""
     return proc.pid, start
@@ -796,7 +805,7 @@ class Gateway:
             if got == "done":
                 # A World writes done, then its last state: give it a moment;
                 # without a last state the previous one stands.
-                if wait_for(r.files, ("state",), 1.0):
+                if wait_for(r.files, ("state",), 1.0, watch=r.watch):
                     r.receive("state", server.limits["step_timeout"])
             r.notes["steps"] += 1
             r.notes["done"] = r.is_done()
@@ -957,6 +966,8 @@ class _RunLock:
             self.lock.close()
             raise NotFound(f"run {self.run!r} has ended ({self.notes.get('outcome', 'ended')})")
         self.log = self.g._log_name(self.server, self.run)
+        # Watch before anything is sent, so that every event of the answer is seen.
+        self.watch = open_watch(self.dir)
         return self
 
     def __exit__(self, kind, exc, tb):
@@ -970,6 +981,8 @@ class _RunLock:
             elif self.notes.get("phase") != "ended":
                 self.g._save(self.dir, self.notes)
         finally:
+            if self.watch is not None:
+                self.watch.close()
             self.lock.close()
         return False
 
@@ -1001,7 +1014,7 @@ class _RunLock:
     def receive(self, names, timeout: float) -> str:
         """Wait for Program 1's message, consume it, check it; return the name."""
         names = ((names,) if isinstance(names, str) else tuple(names)) + ("error",)
-        got = wait_for(self.files, names, timeout, self.check)
+        got = wait_for(self.files, names, timeout, self.check, self.watch)
         if got is None:
             raise ProgramTimeout(f"Program 1 did not answer within {timeout:g} s")
         if got == "done":

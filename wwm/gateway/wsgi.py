@@ -1,65 +1,75 @@
 """The persistent gateway: Flask over the same core as the CGI file.
 
-``create_app(config)`` registers the gateway blueprint (servers at
-``/wwm/NAME?query=…``, an index at ``/wwm/``) and the other areas' blueprints
-when their packages are present.  The app holds no run state in memory, so
+``create_app(config)`` builds the Flask app of the other areas (scores, web
+UI, federation, when present) and puts the gateway in front of it: requests
+under ``/wwm/`` go straight from WSGI to ``core.handle`` — the step loop's hot
+path, where Flask's request machinery would cost more than the query itself —
+and everything else goes to Flask.  The app holds no run state in memory, so
 several gunicorn workers can share one runs folder.
 """
 from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Flask
 
 from wwm.gateway import core, envelope
 
-bp = Blueprint("gateway", __name__)
+PREFIX = "/wwm"
+XML_TYPES = ("application/xml", "text/xml")
 
 
-def gateway() -> core.Gateway:
-    return current_app.extensions["wwm.gateway"]
+class GatewayMiddleware:
+    """WSGI: ``/wwm/NAME?query=…`` to the core, the rest to the wrapped app."""
 
+    def __init__(self, app, gateway: core.Gateway):
+        self.app, self.gateway = app, gateway
 
-def _answer(name: str) -> Response:
-    body = request.get_data(cache=False) if request.method == "POST" else b""
-    ctype = request.content_type or ""
-    if body and ctype.split(";")[0].strip().lower() in ("application/xml", "text/xml"):
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path != PREFIX and not path.startswith(PREFIX + "/"):
+            return self.app(environ, start_response)
+        resp = self.respond(environ, path[len(PREFIX):].strip("/"))
+        headers = [("Content-Type", resp.content_type), ("Content-Length", str(len(resp.body)))]
+        headers += [(k, v) for k, v in resp.headers.items() if "\n" not in v and "\r" not in v]
+        start_response(f"{resp.status} {core.REASONS.get(resp.status, '')}", headers)
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else resp.body]
+
+    def respond(self, environ, name: str) -> core.Response:
         try:
-            envelope.validate(body)
-        except core.GatewayError as exc:
-            return _send(core.Response(*core.render(None, request.args.get("format", "xml"), error=exc,
-                                                    server=name)[:3]))
-    req = core.Request(method=request.method, server=name, query_string=request.query_string.decode("latin-1"),
-                       body=body, content_type=ctype)
-    return _send(core.handle(req, gateway()))
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > core.MAX_BODY:
+            return self.error(environ, name, core.TooLarge(f"request body is larger than {core.MAX_BODY} bytes"))
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        ctype = environ.get("CONTENT_TYPE", "")
+        if body and ctype.split(";")[0].strip().lower() in XML_TYPES:
+            try:
+                envelope.validate(body)  # the shipped schema, with lxml's safe settings
+            except core.GatewayError as exc:
+                return self.error(environ, name, exc)
+        req = core.Request(method=environ.get("REQUEST_METHOD", "GET").upper(), server=name,
+                           query_string=environ.get("QUERY_STRING", ""), body=body, content_type=ctype)
+        return core.handle(req, self.gateway)
+
+    @staticmethod
+    def error(environ, name: str, exc: core.GatewayError) -> core.Response:
+        fmt = "json" if "format=json" in environ.get("QUERY_STRING", "") else "xml"
+        return core.Response(*core.render(None, fmt, error=exc, server=name))
 
 
-def _send(resp: core.Response) -> Response:
-    return Response(resp.body, status=resp.status, content_type=resp.content_type, headers=resp.headers)
-
-
-@bp.route("/wwm/", methods=["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"])
-def index():
-    return _answer("")
-
-
-@bp.route("/wwm/<path:name>", methods=["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"])
-def server(name: str):
-    return _answer(name)
-
-
-@bp.app_errorhandler(413)
-def too_large(exc):
-    err = core.TooLarge(f"request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes")
-    return _send(core.Response(*core.render(None, request.args.get("format", "xml"), error=err)[:3]))
+def gateway_of(app: Flask) -> core.Gateway:
+    return app.extensions["wwm.gateway"]
 
 
 def init_app(app: Flask) -> None:
     root = os.path.abspath(app.config["ROOT"])
     runs = os.path.abspath(app.config["RUNS"])
     os.makedirs(runs, exist_ok=True)
-    app.extensions["wwm.gateway"] = core.Gateway(root, runs)
-    app.register_blueprint(bp)
+    gw = core.Gateway(root, runs)
+    app.extensions["wwm.gateway"] = gw
+    app.wsgi_app = GatewayMiddleware(app.wsgi_app, gw)
 
 
 def serve(app: Flask, host: str, port: int, threads: int = 32) -> None:
@@ -76,7 +86,6 @@ def serve(app: Flask, host: str, port: int, threads: int = 32) -> None:
                            channel_timeout=120, connection_limit=1000)
 
     def stop(signum, frame):
-        server.close()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -85,7 +94,8 @@ def serve(app: Flask, host: str, port: int, threads: int = 32) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        app.extensions["wwm.gateway"].shutdown()
+        server.close()
+        gateway_of(app).shutdown()
 
 
 def create_app(config: dict | None = None) -> Flask:
