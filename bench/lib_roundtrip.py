@@ -1,7 +1,7 @@
 """State -> action round-trip latency through the run-directory files, per helper language.
 
-The gateway's side is played by tests/lib_driver.py (atomic write of `state`,
-inotify wait for `action`, read and delete). Baseline: one line through a plain
+The gateway's side is played by tests/lib_driver.py with the gateway core's
+primitives (atomic write of `state`, inotify wait for `action`, read and delete). Baseline: one line through a plain
 OS pipe to a second process (`cat`) and back. Each contestant is one function
 `name(n) -> list of seconds`; add more to CONTESTANTS.
 
@@ -67,6 +67,11 @@ def file_roundtrip(folder: Path, n: int) -> list[float]:
     return out
 
 
+def python_mind(n: int) -> list[float]:
+    """The Python helper (wwm.program.serve_mind), target: median under 200 us."""
+    return file_roundtrip(ROOT / "minds" / "hello-python", n)
+
+
 def sh_mind(n: int) -> list[float]:
     return file_roundtrip(ROOT / "minds" / "hello-sh", n)
 
@@ -85,6 +90,7 @@ def js_mind(n: int) -> list[float]:
 
 CONTESTANTS = {
     "pipe": pipe_roundtrip,
+    "python-mind": python_mind,
     "sh-mind": sh_mind,
     "c-mind": c_mind,
     "perl-mind": perl_mind,

@@ -1,8 +1,9 @@
 """Stand-alone driver for one Program 1: plays the gateway's side of the file protocol.
 
-Used by tests/test_templates_lib.py and bench/lib_roundtrip.py; needs only the
-standard library (it does not import wwm), so it also checks the language helpers
-in wwm/lib/ independently of the Python gateway.
+Used by tests/test_templates_lib.py and bench/lib_roundtrip.py. It plays the
+gateway's side with the gateway core's own primitives (atomic writes, consume
+on read, inotify waits, builds), one message at a time, so a test can look at
+every file between two steps.
 
     with Program("minds/hello-c", tmp_path / "run") as mind:
         mind.put("state", "low: 1\\nhigh: 100\\n")
@@ -14,68 +15,22 @@ RefWorld, ref_mind, ref_transcript.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import re
-import select
-import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from pathlib import Path
 
-# ----------------------------------------------------------------- waiting
-_IN_CREATE, _IN_MOVED_TO = 0x100, 0x80
-
-
-class _Waiter:
-    """Wait for a file to appear in one directory: inotify via ctypes, else polling."""
-
-    def __init__(self, directory: Path):
-        self.dir = directory
-        self.fd = -1
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-            if fd >= 0 and libc.inotify_add_watch(fd, os.fsencode(directory), _IN_CREATE | _IN_MOVED_TO) >= 0:
-                self.fd = fd
-            elif fd >= 0:
-                os.close(fd)
-        except (OSError, AttributeError):
-            self.fd = -1
-
-    def wait(self, path: Path, deadline: float, alive=lambda: True) -> bool:
-        """True once path exists; False at the deadline or when alive() turns false."""
-        nap = 0.0005
-        while True:
-            if path.exists():
-                return True
-            now = time.monotonic()
-            if now >= deadline or not alive():
-                return path.exists()
-            if self.fd >= 0:
-                # 50 ms cap: notice a dead process promptly
-                r, _, _ = select.select([self.fd], [], [], min(0.05, deadline - now))
-                if r:
-                    try:
-                        while os.read(self.fd, 65536):
-                            pass
-                    except BlockingIOError:
-                        pass
-            else:
-                time.sleep(min(nap, max(0.0, deadline - now)))
-                nap = min(nap * 2, 0.005)
-
-    def close(self):
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
 # ----------------------------------------------------------------- a server
+# The gateway's own primitives play the gateway's side: atomic writes, consume
+# on read, inotify waits, builds and command resolution are the core's.
+from wwm.gateway import core  # noqa: E402
+
+
 class DriverError(Exception):
     """The program did not answer, answered late, or crashed."""
 
@@ -86,27 +41,15 @@ def load_manifest(folder: Path) -> dict:
 
 
 def build(folder: Path) -> None:
-    """Run the manifest's `build` in the folder when `build_creates` is missing or stale."""
-    folder = Path(folder).resolve()
-    m = load_manifest(folder)
-    if not m.get("build"):
-        return
-    target = folder / m.get("build_creates", "")
-    if m.get("build_creates") and target.exists():
-        sources = [p for p in folder.iterdir() if p.is_file() and p != target]
-        if all(p.stat().st_mtime <= target.stat().st_mtime for p in sources):
-            return
-    subprocess.run(shlex.split(m["build"]), cwd=folder, check=True)
+    """Run the manifest's `build` when `build_creates` is missing or stale."""
+    server = core.load_server(str(Path(folder).resolve()))
+    with tempfile.TemporaryDirectory() as lock_dir:
+        core.build_server(server, lock_dir)
 
 
 def command(folder: Path) -> list[str]:
-    """The manifest's command, with ./tokens resolved inside the server folder."""
-    folder = Path(folder).resolve()
-    argv = shlex.split(load_manifest(folder)["command"])
-    argv = [str(folder / a[2:]) if a.startswith("./") else a for a in argv]
-    if argv and argv[0] == "python3":
-        argv[0] = sys.executable
-    return argv
+    """The manifest's command, as the gateway resolves it."""
+    return core.resolve_command(core.load_server(str(Path(folder).resolve())))
 
 
 class Program:
@@ -119,7 +62,7 @@ class Program:
         self.env = dict(os.environ, WWM_RUN_DIR=str(self.run_dir), WWM_SERVER_DIR=str(self.folder),
                         WWM_RUN_ID=run_id, WWM_SEED=str(seed), WWM_INSTANCES="per-run")
         self.proc: subprocess.Popen | None = None
-        self.waiter = _Waiter(self.run_dir)
+        self.watch = core.open_watch(str(self.run_dir))
 
     def start(self) -> "Program":
         build(self.folder)
@@ -140,23 +83,20 @@ class Program:
 
     def put(self, name: str, text: str) -> None:
         """Atomic write: NAME.tmp, then rename."""
-        tmp = self.run_dir / (name + ".tmp")
-        tmp.write_bytes(text.encode())
-        os.rename(tmp, self.run_dir / name)
+        core.write_atomic(str(self.run_dir / name), text)
 
     def wait(self, name: str, timeout: float = 10.0) -> None:
-        path = self.run_dir / name
-        if not self.waiter.wait(path, time.monotonic() + timeout, self.alive):
-            why = f"exited with {self.proc.returncode}" if not self.alive() else f"no {name} after {timeout} s"
-            raise DriverError(f"{self.folder.name}: {why}; log:\n{self.log()}")
+        def check():
+            if not self.alive():
+                raise DriverError(f"{self.folder.name}: exited with {self.proc.returncode}; log:\n{self.log()}")
+
+        if core.wait_for(str(self.run_dir), (name,), timeout, check, self.watch) is None:
+            raise DriverError(f"{self.folder.name}: no {name} after {timeout} s; log:\n{self.log()}")
 
     def take(self, name: str, timeout: float = 10.0) -> str:
         """Wait for NAME, read it, delete it (consume once)."""
         self.wait(name, timeout)
-        path = self.run_dir / name
-        text = path.read_bytes().decode()
-        path.unlink()
-        return text
+        return core.consume(str(self.run_dir / name), 1 << 20).decode()
 
     def read(self, name: str) -> str | None:
         """Read a file that is not consumed (score, done)."""
@@ -195,8 +135,13 @@ class Program:
                 except subprocess.TimeoutExpired:
                     continue
             self._signal(signal.SIGKILL)  # leftover children (sleep, inotifywait)
-        self.waiter.close()
+        self._close_watch()
         return (rc, time.monotonic() - t0, how)
+
+    def _close_watch(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
 
     def __enter__(self) -> "Program":
         return self.start()
@@ -205,7 +150,7 @@ class Program:
         if self.alive():
             self.stop()
         else:
-            self.waiter.close()
+            self._close_watch()
 
 
 # ----------------------------------------------------------------- the hello game, in Python
@@ -314,8 +259,6 @@ def play(world: Program | None, mind: Program | None, seed, steps: int, timeout:
 
 
 if __name__ == "__main__":  # python3 tests/lib_driver.py WORLD_FOLDER MIND_FOLDER [SEED [STEPS]]
-    import tempfile
-
     seed = sys.argv[3] if len(sys.argv) > 3 else 1
     n = int(sys.argv[4]) if len(sys.argv) > 4 else 10
     with tempfile.TemporaryDirectory() as tmp:

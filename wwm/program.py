@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Callable, Union
 from xml.etree import ElementTree as ET
 
-from wwm.gateway.core import RUN_RE, consume, open_watch, parse_xml, write_atomic
+from wwm.gateway.core import RUN_RE, Inotify, consume, open_watch, parse_xml, write_atomic
 
 __all__ = ["FIRST", "MID", "Step", "Mind", "World", "serve_mind", "serve_world",
            "split_reward", "join_reward", "format_number"]
@@ -230,7 +230,8 @@ def _serve(kind, make) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     top = os.environ.get("WWM_RUN_DIR") or os.getcwd()
     shared = os.environ.get("WWM_INSTANCES") == "shared"
-    watch = open_watch(top)
+    # Shared: new run folders appear by mkdir (IN_CREATE); messages by rename.
+    watch = open_watch(top, Inotify.IN_MOVED_TO | (Inotify.IN_CREATE if shared else 0))
     runs: dict[str, object] = {}
     if not shared:
         runs[""] = kind(top, os.environ.get("WWM_RUN_ID", ""), make)

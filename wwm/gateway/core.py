@@ -290,30 +290,33 @@ class Inotify:
     Far cheaper than a general file-watching library: one fd, raw events.
     """
 
-    IN_CLOSE_WRITE = 0x008
     IN_MOVED_TO = 0x080
     IN_CREATE = 0x100
     _libc = None
 
-    def __init__(self, directory: str | None = None):
+    def __init__(self, directory: str | None = None, mask: int = IN_MOVED_TO):
         import ctypes  # deferred: costs milliseconds at start-up
 
         if Inotify._libc is None:
             Inotify._libc = ctypes.CDLL(None, use_errno=True)
         self._errno = ctypes.get_errno
+        self.renamed: set[str] = set()  # names renamed into place since the watch began
         self.fd = Inotify._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
             raise OSError(self._errno(), "inotify_init1 failed")
         if directory is not None:
             try:
-                self.watch(directory)
+                self.watch(directory, mask)
             except OSError:
                 self.close()
                 raise
 
-    def watch(self, directory: str) -> int:
-        """Also watch ``directory``; returns its watch descriptor."""
-        mask = self.IN_MOVED_TO | self.IN_CREATE | self.IN_CLOSE_WRITE
+    def watch(self, directory: str, mask: int = IN_MOVED_TO) -> int:
+        """Also watch ``directory``; returns its watch descriptor.
+
+        By default only renames into the folder wake us: every message
+        arrives that way, and writing ``NAME.tmp`` then wakes nobody.
+        """
         wd = Inotify._libc.inotify_add_watch(self.fd, os.fsencode(directory), mask)
         if wd < 0:
             raise OSError(self._errno(), f"inotify_add_watch failed on {directory}")
@@ -350,7 +353,7 @@ class Inotify:
         self.close()
 
 
-def open_watch(directory: str | None) -> Inotify | None:
+def open_watch(directory: str | None, mask: int = Inotify.IN_MOVED_TO) -> Inotify | None:
     """An inotify watch on ``directory``, or None where inotify is unavailable.
 
     Setting WWM_POLL=1 forces the polling fallback (tests use it).
@@ -358,7 +361,7 @@ def open_watch(directory: str | None) -> Inotify | None:
     if os.environ.get("WWM_POLL") or not sys.platform.startswith("linux"):
         return None
     try:
-        return Inotify(directory)
+        return Inotify(directory, mask)
     except (OSError, AttributeError):
         return None
 
@@ -370,9 +373,9 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
     Uses inotify where it can (``watch``, opened on ``directory`` before the
     message that is being answered was sent, or a new one) and polling
     otherwise.  ``check()`` is called about every 50 ms and may raise (when
-    Program 1 has died, say).  A message file created in place rather than
-    renamed into place is a non-atomic write and raises ProtocolError.
-    Returns None when ``timeout`` runs out.
+    Program 1 has died, say).  With a watch opened before the send, a message
+    file that appears without being renamed into place was written in place,
+    a non-atomic write: ProtocolError.  Returns None when ``timeout`` runs out.
     """
     deadline = time.monotonic() + timeout
     own = watch is None
@@ -384,8 +387,11 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
         while True:
             for name in names:
                 if os.path.exists(os.path.join(directory, name)):
-                    if watch is not None:
-                        _refuse_in_place(watch, names)
+                    if watch is not None and not own and name in MESSAGE_FILES:
+                        watch.renamed.update(n for _, n in watch.read())
+                        if name not in watch.renamed:
+                            raise ProtocolError(
+                                f"Program 1 wrote {name!r} in place; write {name}.tmp and rename it")
                     return name
             now = time.monotonic()
             if now >= next_check:
@@ -398,18 +404,11 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
             if watch is None:
                 time.sleep(min(pause, delay))
                 delay = min(delay * 2, 0.005)
-                continue
-            if select.select([watch], [], [], max(pause, 0))[0]:
-                _refuse_in_place(watch, names)
+            elif select.select([watch], [], [], max(pause, 0))[0]:
+                watch.renamed.update(n for _, n in watch.read())
     finally:
         if own and watch is not None:
             watch.close()
-
-
-def _refuse_in_place(watch: Inotify, names: tuple[str, ...]) -> None:
-    for mask, name in watch.read():
-        if name in names and mask & Inotify.IN_CREATE:
-            raise ProtocolError(f"Program 1 wrote {name!r} in place; write {name}.tmp and rename it")
 
 
 # ---------------------------------------------------------------------------
