@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Callable, Union
 from xml.etree import ElementTree as ET
 
-from wwm.gateway.core import RUN_RE, Inotify, consume, open_watch, parse_xml, write_atomic
+from wwm.gateway.core import RUN_RE, Inotify, Watch, consume, new_inotify, parse_xml, write_atomic
 
 __all__ = ["FIRST", "MID", "Step", "Mind", "World", "serve_mind", "serve_world",
            "split_reward", "join_reward", "format_number"]
@@ -231,7 +231,9 @@ def _serve(kind, make) -> None:
     top = os.environ.get("WWM_RUN_DIR") or os.getcwd()
     shared = os.environ.get("WWM_INSTANCES") == "shared"
     # Shared: new run folders appear by mkdir (IN_CREATE); messages by rename.
-    watch = open_watch(top, Inotify.IN_MOVED_TO | (Inotify.IN_CREATE if shared else 0))
+    inotify = new_inotify()
+    if inotify is not None:
+        Watch(inotify, top, Inotify.IN_MOVED_TO | (Inotify.IN_CREATE if shared else 0))
     runs: dict[str, object] = {}
     if not shared:
         runs[""] = kind(top, os.environ.get("WWM_RUN_ID", ""), make)
@@ -240,7 +242,7 @@ def _serve(kind, make) -> None:
             _guard(runs[""], runs[""].begin, shared)
         while not os.path.exists(os.path.join(top, "stop")):
             if shared:
-                _discover(top, runs, kind, make, watch)
+                _discover(top, runs, kind, make, inotify)
             busy = False
             for key, r in list(runs.items()):
                 if key and os.path.exists(os.path.join(r.dir, "stop")):
@@ -249,9 +251,9 @@ def _serve(kind, make) -> None:
                 busy |= _step(r, shared)
             if busy:
                 continue
-            if watch is not None:
-                ready, _, _ = select.select([watch], [], [], 0.5)
-                watch.read()
+            if inotify is not None:
+                ready, _, _ = select.select([inotify], [], [], 0.5)
+                inotify.pump()
             else:
                 time.sleep(0.002)
                 ready = False
@@ -262,11 +264,11 @@ def _serve(kind, make) -> None:
     finally:
         for r in runs.values():
             _close(r)
-        if watch is not None:
-            watch.close()
+        if inotify is not None:
+            inotify.close()
 
 
-def _discover(top: str, runs: dict, kind, make, watch) -> None:
+def _discover(top: str, runs: dict, kind, make, inotify) -> None:
     """Start serving run sub-directories that appeared (shared instances)."""
     for name in os.listdir(top):
         if name in runs or not RUN_RE.match(name):
@@ -274,9 +276,9 @@ def _discover(top: str, runs: dict, kind, make, watch) -> None:
         path = os.path.join(top, name)
         if not os.path.isdir(path) or os.path.exists(os.path.join(path, "stop")):
             continue
-        if watch is not None:
-            watch.watch(path)
         r = kind(path, name, make)
+        if inotify is not None:
+            r.watch = Watch(inotify, path)
         runs[name] = r  # kept even when it fails, so it is not started again
         _guard(r, r.begin, shared=True)
 
@@ -310,6 +312,8 @@ def _guard(r, fn, shared: bool) -> bool:
 
 
 def _close(r) -> None:
+    if getattr(r, "watch", None) is not None:
+        r.watch.close()
     try:
         r.end()
     except Exception:

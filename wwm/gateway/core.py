@@ -22,7 +22,6 @@ defaults next to this file.
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -285,66 +284,86 @@ def _unlink(path: str) -> None:
 
 
 class Inotify:
-    """A thin inotify binding (ctypes, Linux) watching one directory.
+    """A thin inotify binding (ctypes, Linux): one instance, many watches.
 
     Far cheaper than a general file-watching library: one fd, raw events.
+    An instance is meant to live long: closing one waits for the kernel's
+    RCU grace period (milliseconds on a busy machine), so each thread keeps
+    one (``thread_inotify``) and adds and removes watches on it.
     """
 
     IN_MOVED_TO = 0x080
     IN_CREATE = 0x100
     _libc = None
 
-    def __init__(self, directory: str | None = None, mask: int = IN_MOVED_TO):
+    def __init__(self):
         import ctypes  # deferred: costs milliseconds at start-up
 
         if Inotify._libc is None:
             Inotify._libc = ctypes.CDLL(None, use_errno=True)
         self._errno = ctypes.get_errno
-        self.renamed: set[str] = set()  # names renamed into place since the watch began
+        self.watches: dict[int, list] = {}  # wd -> the Watch objects on it
         self.fd = Inotify._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
             raise OSError(self._errno(), "inotify_init1 failed")
-        if directory is not None:
-            try:
-                self.watch(directory, mask)
-            except OSError:
-                self.close()
-                raise
 
-    def watch(self, directory: str, mask: int = IN_MOVED_TO) -> int:
-        """Also watch ``directory``; returns its watch descriptor.
+    def fileno(self) -> int:
+        return self.fd
 
-        By default only renames into the folder wake us: every message
-        arrives that way, and writing ``NAME.tmp`` then wakes nobody.
-        """
+    def add(self, directory: str, mask: int) -> int:
         wd = Inotify._libc.inotify_add_watch(self.fd, os.fsencode(directory), mask)
         if wd < 0:
             raise OSError(self._errno(), f"inotify_add_watch failed on {directory}")
         return wd
 
-    def fileno(self) -> int:
-        return self.fd
-
-    def read(self) -> list[tuple[int, str]]:
-        """Events ``(mask, name)`` pending now (non-blocking)."""
-        events = []
+    def pump(self) -> None:
+        """Read pending events; give each Watch the names renamed into its folder."""
         while True:
             try:
                 buf = os.read(self.fd, 65536)
             except BlockingIOError:
-                return events
+                return
             i = 0
             while i + 16 <= len(buf):
-                mask = int.from_bytes(buf[i + 4:i + 8], "little")
+                wd = int.from_bytes(buf[i:i + 4], "little", signed=True)
                 size = int.from_bytes(buf[i + 12:i + 16], "little")
                 name = buf[i + 16:i + 16 + size].rstrip(b"\0").decode("utf-8", "replace")
-                events.append((mask, name))
+                for w in self.watches.get(wd, ()):
+                    w.renamed.add(name)
                 i += 16 + size
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+class Watch:
+    """One folder watched on an Inotify instance, until ``close()``.
+
+    ``renamed`` collects the names renamed (or, with IN_CREATE, created)
+    into the folder since the watch began.  By default only renames are
+    watched: every message arrives that way, and writing ``NAME.tmp`` then
+    wakes nobody.
+    """
+
+    def __init__(self, inotify: Inotify, directory: str, mask: int = Inotify.IN_MOVED_TO):
+        self.inotify = inotify
+        self.wd = inotify.add(directory, mask)
+        self.renamed: set[str] = set()
+        inotify.pump()  # events from before this watch belong to nobody
+        inotify.watches.setdefault(self.wd, []).append(self)
+
+    def fileno(self) -> int:
+        return self.inotify.fd
+
+    def close(self) -> None:
+        users = self.inotify.watches.get(self.wd, [])
+        if self in users:
+            users.remove(self)
+            if not users:
+                del self.inotify.watches[self.wd]
+                Inotify._libc.inotify_rm_watch(self.inotify.fd, self.wd)
 
     def __enter__(self):
         return self
@@ -353,29 +372,42 @@ class Inotify:
         self.close()
 
 
-def open_watch(directory: str | None, mask: int = Inotify.IN_MOVED_TO) -> Inotify | None:
-    """An inotify watch on ``directory``, or None where inotify is unavailable.
+_thread = __import__("threading").local()
 
-    Setting WWM_POLL=1 forces the polling fallback (tests use it).
-    """
+
+def new_inotify() -> Inotify | None:
+    """A new inotify instance, or None where there is none (or WWM_POLL=1 asks to poll)."""
     if os.environ.get("WWM_POLL") or not sys.platform.startswith("linux"):
         return None
     try:
-        return Inotify(directory, mask)
+        return Inotify()
     except (OSError, AttributeError):
+        return None  # e.g. fs.inotify.max_user_instances reached: poll instead
+
+
+def open_watch(directory: str, mask: int = Inotify.IN_MOVED_TO) -> Watch | None:
+    """Watch ``directory`` on this thread's long-lived instance; None means poll."""
+    inotify = getattr(_thread, "inotify", None)
+    if inotify is None:
+        inotify = _thread.inotify = new_inotify() or False
+    if not inotify:
+        return None
+    try:
+        return Watch(inotify, directory, mask)
+    except OSError:
         return None
 
 
 def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
-             watch: Inotify | None = None) -> str | None:
+             watch: Watch | None = None) -> str | None:
     """Wait until one of ``names`` exists in ``directory``; return it.
 
     Uses inotify where it can (``watch``, opened on ``directory`` before the
-    message that is being answered was sent, or a new one) and polling
-    otherwise.  ``check()`` is called about every 50 ms and may raise (when
-    Program 1 has died, say).  With a watch opened before the send, a message
-    file that appears without being renamed into place was written in place,
-    a non-atomic write: ProtocolError.  Returns None when ``timeout`` runs out.
+    message being answered was sent, or a new one) and polling otherwise.
+    ``check()`` is called about every 50 ms and may raise (when Program 1 has
+    died, say).  With a watch opened before the send, a message file that
+    appears without being renamed into place was written in place, a
+    non-atomic write: ProtocolError.  Returns None when ``timeout`` runs out.
     """
     deadline = time.monotonic() + timeout
     own = watch is None
@@ -388,7 +420,7 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
             for name in names:
                 if os.path.exists(os.path.join(directory, name)):
                     if watch is not None and not own and name in MESSAGE_FILES:
-                        watch.renamed.update(n for _, n in watch.read())
+                        watch.inotify.pump()
                         if name not in watch.renamed:
                             raise ProtocolError(
                                 f"Program 1 wrote {name!r} in place; write {name}.tmp and rename it")
@@ -405,7 +437,7 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
                 time.sleep(min(pause, delay))
                 delay = min(delay * 2, 0.005)
             elif select.select([watch], [], [], max(pause, 0))[0]:
-                watch.renamed.update(n for _, n in watch.read())
+                watch.inotify.pump()
     finally:
         if own and watch is not None:
             watch.close()
@@ -965,8 +997,7 @@ class _RunLock:
             self.lock.close()
             raise NotFound(f"run {self.run!r} has ended ({self.notes.get('outcome', 'ended')})")
         self.log = self.g._log_name(self.server, self.run)
-        # Watch before anything is sent, so that every event of the answer is seen.
-        self.watch = open_watch(self.dir)
+        self.watch = None  # opened before the first send, so every event of the answer is seen
         return self
 
     def __exit__(self, kind, exc, tb):
@@ -1008,11 +1039,15 @@ class _RunLock:
 
     def send(self, name: str, payload: str) -> None:
         self.check()
+        if self.watch is None:
+            self.watch = open_watch(self.dir)
         write_atomic(os.path.join(self.files, name), payload)
 
     def receive(self, names, timeout: float) -> str:
         """Wait for Program 1's message, consume it, check it; return the name."""
         names = ((names,) if isinstance(names, str) else tuple(names)) + ("error",)
+        if self.watch is None:  # a World's first state: nothing was sent
+            self.watch = open_watch(self.dir)
         got = wait_for(self.files, names, timeout, self.check, self.watch)
         if got is None:
             raise ProgramTimeout(f"Program 1 did not answer within {timeout:g} s")
