@@ -90,7 +90,7 @@ class Program:
             if not self.alive():
                 raise DriverError(f"{self.folder.name}: exited with {self.proc.returncode}; log:\n{self.log()}")
 
-        if core.wait_for(str(self.run_dir), (name,), timeout, check, self.watch) is None:
+        if core.wait_for(str(self.run_dir), (name,), timeout, check, self.watch, strict=True) is None:
             raise DriverError(f"{self.folder.name}: no {name} after {timeout} s; log:\n{self.log()}")
 
     def take(self, name: str, timeout: float = 10.0) -> str:

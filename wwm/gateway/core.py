@@ -399,15 +399,16 @@ def open_watch(directory: str, mask: int = Inotify.IN_MOVED_TO) -> Watch | None:
 
 
 def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
-             watch: Watch | None = None) -> str | None:
+             watch: Watch | None = None, strict: bool = False) -> str | None:
     """Wait until one of ``names`` exists in ``directory``; return it.
 
     Uses inotify where it can (``watch``, opened on ``directory`` before the
     message being answered was sent, or a new one) and polling otherwise.
     ``check()`` is called about every 50 ms and may raise (when Program 1 has
-    died, say).  With a watch opened before the send, a message file that
-    appears without being renamed into place was written in place, a
-    non-atomic write: ProtocolError.  Returns None when ``timeout`` runs out.
+    died, say).  ``strict``: the watch was opened before the message being
+    answered was sent, so an answer that appears without being renamed into
+    place was written in place, a non-atomic write: ProtocolError.  Returns
+    None when ``timeout`` runs out.
     """
     deadline = time.monotonic() + timeout
     own = watch is None
@@ -419,7 +420,7 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
         while True:
             for name in names:
                 if os.path.exists(os.path.join(directory, name)):
-                    if watch is not None and not own and name in MESSAGE_FILES:
+                    if strict and watch is not None and name in MESSAGE_FILES:
                         watch.inotify.pump()
                         if name not in watch.renamed:
                             raise ProtocolError(
@@ -836,7 +837,7 @@ class Gateway:
             if got == "done":
                 # A World writes done, then its last state: give it a moment;
                 # without a last state the previous one stands.
-                if wait_for(r.files, ("state",), 1.0, watch=r.watch):
+                if wait_for(r.files, ("state",), 1.0, watch=r.watch, strict=True):
                     r.receive("state", server.limits["step_timeout"])
             r.notes["steps"] += 1
             r.notes["done"] = r.is_done()
@@ -1046,9 +1047,10 @@ class _RunLock:
     def receive(self, names, timeout: float) -> str:
         """Wait for Program 1's message, consume it, check it; return the name."""
         names = ((names,) if isinstance(names, str) else tuple(names)) + ("error",)
+        strict = self.watch is not None  # opened before our send: every rename was seen
         if self.watch is None:  # a World's first state: nothing was sent
             self.watch = open_watch(self.dir)
-        got = wait_for(self.files, names, timeout, self.check, self.watch)
+        got = wait_for(self.files, names, timeout, self.check, self.watch, strict)
         if got is None:
             raise ProgramTimeout(f"Program 1 did not answer within {timeout:g} s")
         if got == "done":
