@@ -26,17 +26,12 @@ import fcntl
 import json
 import os
 import re
-import secrets
 import select
 import shlex
-import shutil
 import signal
-import subprocess
 import sys
 import time
 import urllib.parse
-from dataclasses import dataclass, field
-from xml.etree import ElementTree as ET
 
 __all__ = [
     "Gateway", "Request", "Response", "Server", "handle", "main",
@@ -130,15 +125,16 @@ DEFAULT_LIMITS = {
 }
 
 
-@dataclass(frozen=True)
 class Server:
     """One server folder: a Mind, World or society with its manifest."""
 
-    name: str
-    kind: str
-    path: str
-    manifest: dict
-    limits: dict
+    __slots__ = ("name", "kind", "path", "manifest", "limits")
+
+    def __init__(self, name: str, kind: str, path: str, manifest: dict, limits: dict):
+        self.name, self.kind, self.path, self.manifest, self.limits = name, kind, path, manifest, limits
+
+    def __repr__(self) -> str:
+        return f"<Server {self.kind} {self.path}>"
 
     @property
     def folder(self) -> str:
@@ -448,7 +444,7 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
 # processes
 # ---------------------------------------------------------------------------
 
-_children: dict[int, subprocess.Popen] = {}  # started by this process; reaped lazily
+_children: dict = {}  # pid -> Popen started by this process; reaped lazily
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "WWM_POLL")
 
 
@@ -515,6 +511,8 @@ def build_server(server: Server, runs: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stale():  # another process built it while we waited
             return
+        import subprocess
+
         proc = subprocess.run(shlex.split(build), cwd=server.path, capture_output=True, timeout=120)
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).decode("utf-8", "replace")[-2000:]
@@ -536,6 +534,8 @@ def start_process(server: Server, cwd: str, env_extra: dict[str, str]) -> tuple[
     env["PYTHONUNBUFFERED"] = "1"
     env["WWM_SERVER_DIR"] = server.path
     env.update(env_extra)
+    import subprocess  # deferred, like every import only some queries need
+
     with open(os.path.join(cwd, "log"), "ab") as log:
         try:
             proc = subprocess.Popen(resolve_command(server), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
@@ -668,17 +668,18 @@ def score_value(score) -> float | None:
 
 def new_run_id() -> str:
     """An unguessable run id (144 random bits, URL-safe)."""
-    return secrets.token_urlsafe(18)
+    import base64
+
+    return base64.urlsafe_b64encode(os.urandom(18)).decode("ascii")
 
 
-@dataclass
 class Outcome:
-    """What a query produced; the messages section renders it."""
+    """What a query produced (``fields``: element name -> text); rendered by ``render``."""
 
-    query: str
-    server: str
-    run: str | None = None
-    fields: dict = field(default_factory=dict)  # element name -> text payload
+    __slots__ = ("query", "server", "run", "fields")
+
+    def __init__(self, query: str, server: str, run: str | None = None, fields: dict | None = None):
+        self.query, self.server, self.run, self.fields = query, server, run, fields or {}
 
 
 class Gateway:
@@ -933,7 +934,7 @@ class Gateway:
                 notes = self._notes(run_dir)
                 if notes.get("phase") == "ended":
                     if now - notes.get("used", 0) > self.KEEP_ENDED:
-                        shutil.rmtree(run_dir, ignore_errors=True)
+                        __import__("shutil").rmtree(run_dir, ignore_errors=True)
                     continue
                 if server and now - notes.get("used", now) > idle:
                     try:
@@ -1093,11 +1094,13 @@ MAX_XML_DEPTH = 64
 _FORBIDDEN_XML = re.compile(rb"<!(?!--|\[CDATA\[)")  # DOCTYPE, ENTITY, ELEMENT, ...
 
 
-def parse_xml(data: bytes | str, what: str = "XML") -> ET.Element:
-    """Parse untrusted XML safely: no DTDs, no entities, bounded depth.
+def parse_xml(data: bytes | str, what: str = "XML"):
+    """Parse untrusted XML safely (no DTDs, no entities, bounded depth); an Element.
 
     Raises BadRequest with a readable reason.
     """
+    from xml.etree import ElementTree as ET  # deferred: a cached state needs no parsing
+
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if _FORBIDDEN_XML.search(raw):
         raise BadRequest(f"{what}: DTDs and entity declarations are not allowed")
@@ -1122,6 +1125,9 @@ def parse_xml(data: bytes | str, what: str = "XML") -> ET.Element:
     return root
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0
+
+
 def check_payload(value, what: str, limit: int, from_program: bool = False) -> str:
     """A state or action as text: UTF-8, no NULs, within ``limit``, XML well-formed.
 
@@ -1139,8 +1145,8 @@ def check_payload(value, what: str, limit: int, from_program: bool = False) -> s
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise bad(f"{who} is not UTF-8 text") from None
-    if "\0" in text:
-        raise bad(f"{who} contains NUL bytes")
+    if _CONTROL.search(text):
+        raise bad(f"{who} contains control characters (only tab, newline and CR are allowed)")
     if text.lstrip().startswith("<"):
         try:
             parse_xml(raw, what)
@@ -1149,22 +1155,35 @@ def check_payload(value, what: str, limit: int, from_program: bool = False) -> s
     return text
 
 
-def _payload_into(parent: ET.Element, tag: str, text: str) -> None:
-    """Put a payload in the envelope: XML as an element, text as text."""
-    child = ET.SubElement(parent, tag)
-    if text.lstrip().startswith("<"):
-        child.append(parse_xml(text, tag))
+_TEXT_ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&#13;"}
+_ATTR_ESCAPES = {**_TEXT_ESCAPES, ord('"'): "&quot;", ord("\n"): "&#10;", ord("\t"): "&#9;"}
+_XML_DECL = re.compile(r"\s*<\?xml[^>]*\?>")
+
+
+def _element(tag: str, text: str, attrs: dict | None = None, payload: bool = False) -> str:
+    """``<tag attrs>text</tag>``; a payload that is XML goes in as it is.
+
+    Payloads were checked on the way in (``check_payload``), so an XML one
+    is a single well-formed element and is embedded unchanged (less any
+    XML declaration); anything else is escaped text.
+    """
+    head = tag + "".join(f' {k}="{str(v).translate(_ATTR_ESCAPES)}"' for k, v in (attrs or {}).items())
+    if payload and text.lstrip().startswith("<"):
+        body = _XML_DECL.sub("", text, count=1) if text.lstrip().startswith("<?xml") else text
     else:
-        child.text = text
+        body = text.translate(_TEXT_ESCAPES)
+    return f"<{head}>{body}</{tag}>"
 
 
-def _payload_from(elem: ET.Element) -> str:
+def _payload_from(elem) -> str:
     """A payload back out of an envelope element."""
     kids = list(elem)
     if kids:
         kid = kids[0]
         tail, kid.tail = kid.tail, None
         try:
+            from xml.etree import ElementTree as ET
+
             return ET.tostring(kid, encoding="unicode")
         finally:
             kid.tail = tail
@@ -1198,18 +1217,13 @@ def render(outcome: Outcome | None, fmt: str, *, error: GatewayError | None = No
         else:
             body = _text_body(outcome)
         return code, "text/plain; charset=utf-8", body.encode("utf-8"), headers
-    top = ET.Element("wwm", version=VERSION)
     attrs = {"query": query, "server": server, "status": status, "code": str(code)}
     if run:
         attrs["run"] = run
-    resp = ET.SubElement(top, "response", attrs)
-    for key, value in fields.items():
-        if key in PAYLOAD_FIELDS:
-            _payload_into(resp, key, value)
-        else:
-            ET.SubElement(resp, key).text = value
-    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(top, encoding="utf-8", xml_declaration=False)
-    return code, "application/xml; charset=utf-8", body, headers
+    inner = "".join(_element(k, v, payload=k in PAYLOAD_FIELDS) for k, v in fields.items())
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<wwm version="{VERSION}">'
+            f'{_element("response", "", attrs)[:-len("</response>")]}{inner}</response></wwm>')
+    return code, "application/xml; charset=utf-8", body.encode("utf-8"), headers
 
 
 def _text_body(outcome: Outcome) -> str:
@@ -1265,23 +1279,27 @@ def parse_envelope(body: bytes) -> dict:
 MAX_BODY = 1 << 20  # bytes; payload limits per server are usually far lower
 
 
-@dataclass
 class Request:
-    """A transport-free HTTP request: what CGI and WSGI both hand us."""
+    """A transport-free HTTP request: what CGI and WSGI both hand us.
 
-    method: str
-    server: str                  # the path segment naming the server ("" for the index)
-    query_string: str = ""
-    body: bytes = b""
-    content_type: str = ""
+    ``server`` is the path naming the server (``worlds/NAME``), "" for the index.
+    """
+
+    __slots__ = ("method", "server", "query_string", "body", "content_type")
+
+    def __init__(self, method: str, server: str, query_string: str = "", body: bytes = b"",
+                 content_type: str = ""):
+        self.method, self.server, self.query_string = method, server, query_string
+        self.body, self.content_type = body, content_type
 
 
-@dataclass
 class Response:
-    status: int
-    content_type: str
-    body: bytes
-    headers: dict = field(default_factory=dict)
+    """What to send back: status, content type, body, extra headers."""
+
+    __slots__ = ("status", "content_type", "body", "headers")
+
+    def __init__(self, status: int, content_type: str, body: bytes, headers: dict | None = None):
+        self.status, self.content_type, self.body, self.headers = status, content_type, body, headers or {}
 
 
 def request_params(req: Request) -> dict:
@@ -1375,17 +1393,17 @@ def dispatch(gateway: Gateway, server: Server, query: str, params: dict) -> Outc
 
 
 def _index(gateway: Gateway, fmt: str) -> Response:
-    servers = [{"name": s.name, "kind": s.kind, "description": str(s.manifest.get("description", ""))}
+    servers = [{"id": s.id, "name": s.name, "kind": s.kind, "description": str(s.manifest.get("description", ""))}
                for s in list_servers(gateway.root)]
     if fmt == "json":
         return Response(200, "application/json", json.dumps({"servers": servers}).encode())
     if fmt == "text":
-        body = "".join(f"{s['name']}\t{s['kind']}\t{s['description']}\n" for s in servers)
+        body = "".join(f"{s['id']}\t{s['kind']}\t{s['description']}\n" for s in servers)
         return Response(200, "text/plain; charset=utf-8", body.encode())
-    top = ET.Element("wwm", version=VERSION)
-    for s in servers:
-        ET.SubElement(top, "server", name=s["name"], kind=s["kind"]).text = s["description"]
-    return Response(200, "application/xml; charset=utf-8", ET.tostring(top, encoding="utf-8"))
+    body = "".join(_element("server", s["description"], {"id": s["id"], "name": s["name"], "kind": s["kind"]})
+                   for s in servers)
+    return Response(200, "application/xml; charset=utf-8",
+                    f'<?xml version="1.0" encoding="UTF-8"?>\n<wwm version="{VERSION}">{body}</wwm>'.encode())
 
 
 # ---------------------------------------------------------------------------
