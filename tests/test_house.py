@@ -126,7 +126,7 @@ def test_deterministic_under_seed(runs, tmp_path):
             res = play(mind, seed, steps, runs, transcript=f)
         lines = [json.loads(line) for line in path.read_text().splitlines()]
         if lines and lines[-1]["done"]:
-            # The World writes done before its last state (CONTRACT.md), and the gateway
+            # The World writes done before its last state (docs/protocol.md), and the gateway
             # may answer as soon as it sees done, with the previous state: compare the
             # last step by its score only (the score is written first, so always current).
             lines[-1].pop("state")

@@ -753,15 +753,17 @@ class Gateway:
         self.reap()
         if seed is not None and not re.fullmatch(r"-?\d{1,18}", seed):
             raise BadRequest("seed must be an integer")
-        active = self.active_runs()
-        if sum(1 for s, _ in active if s == server.id) >= server.limits["max_runs"]:
-            raise TooManyRuns(f"server {server.name!r} already has {server.limits['max_runs']} runs; try later")
-        if len(active) >= self.max_runs:
-            raise TooManyRuns(f"the gateway already has {self.max_runs} runs; try later")
         build_server(server, self.runs)
         run = new_run_id()
         run_dir = self._run_dir(server, run)
-        os.makedirs(run_dir, mode=0o755)
+        with open(os.path.join(self.runs, ".start.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # count and claim a slot in one step
+            active = self.active_runs()
+            if sum(1 for s, _ in active if s == server.id) >= server.limits["max_runs"]:
+                raise TooManyRuns(f"server {server.name!r} already has {server.limits['max_runs']} runs; try later")
+            if len(active) >= self.max_runs:
+                raise TooManyRuns(f"the gateway already has {self.max_runs} runs; try later")
+            os.makedirs(run_dir, mode=0o755)  # a folder without notes counts as active
         notes = {"server": server.name, "kind": server.kind, "created": time.time(),
                  "phase": "new", "steps": 0, "seed": seed or "1"}
         env = {"WWM_RUN_ID": run, "WWM_SEED": seed or "1",
