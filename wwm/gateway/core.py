@@ -226,15 +226,22 @@ MESSAGE_FILES = ("state", "action")
 
 
 def write_atomic(path: str, data: bytes | str) -> None:
-    """Write ``path`` so that a reader never sees half of it (tmp + rename)."""
+    """Write ``path`` so that a reader never sees half of it (tmp + rename).
+
+    An existing ``path`` is unlinked first: on ext4 a rename over an existing
+    file forces its data out to disk (auto_da_alloc), three times the cost.
+    A reader may briefly find no file, never half of one.
+    """
     if isinstance(data, str):
         data = data.encode("utf-8")
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
-        os.write(fd, data)
+        while data:
+            data = data[os.write(fd, data):]
     finally:
         os.close(fd)
+    _unlink(path)
     os.rename(tmp, path)
 
 
@@ -542,7 +549,7 @@ def start_process(server: Server, cwd: str, env_extra: dict[str, str]) -> tuple[
                                     stdout=log, stderr=subprocess.STDOUT, close_fds=True,
                                     start_new_session=True)
         except OSError as exc:
-            raise GatewayError(f"server {server.name!r}: cannot start its command: {exc.strerror}") from None
+            raise ProtocolError(f"server {server.name!r}: cannot start its command: {exc.strerror}") from None
     _reap_children()
     _children[proc.pid] = proc
     start = _proc_start_time(proc.pid) or ""
@@ -768,11 +775,15 @@ class Gateway:
                  "phase": "new", "steps": 0, "seed": seed or "1"}
         env = {"WWM_RUN_ID": run, "WWM_SEED": seed or "1",
                "WWM_INSTANCES": "shared" if server.shared else "per-run"}
-        if server.shared:
-            notes["pid"], notes["start"] = self._shared_process(server, env)
-        else:
-            env["WWM_RUN_DIR"] = run_dir
-            notes["pid"], notes["start"] = start_process(server, run_dir, env)
+        try:
+            if server.shared:
+                notes["pid"], notes["start"] = self._shared_process(server, env)
+            else:
+                env["WWM_RUN_DIR"] = run_dir
+                notes["pid"], notes["start"] = start_process(server, run_dir, env)
+        except BaseException:
+            __import__("shutil").rmtree(run_dir, ignore_errors=True)  # a run that never started holds no slot
+            raise
         if minds is not None:
             notes["minds"] = minds[:2000]
         self._save(run_dir, notes)
@@ -934,6 +945,13 @@ class Gateway:
                 if not RUN_RE.match(run):
                     continue
                 notes = self._notes(run_dir)
+                if not notes:  # a StartRun that died before writing its notes
+                    try:
+                        if now - os.stat(run_dir).st_mtime > 60:
+                            __import__("shutil").rmtree(run_dir, ignore_errors=True)
+                    except FileNotFoundError:
+                        pass
+                    continue
                 if notes.get("phase") == "ended":
                     if now - notes.get("used", 0) > self.KEEP_ENDED:
                         __import__("shutil").rmtree(run_dir, ignore_errors=True)
