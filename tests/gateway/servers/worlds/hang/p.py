@@ -1,0 +1,11 @@
+import os
+import sys
+
+sys.dont_write_bytecode = True  # write nothing outside the run directory
+sys.path.insert(0, os.path.join(os.environ["WWM_SERVER_DIR"], "..", ".."))
+import p1  # noqa: E402
+
+p1.put("score", "0\n")
+p1.put("state", "low: 1\nhigh: 100\n")
+p1.take("action")
+p1.wait_stop()

@@ -1,0 +1,12 @@
+import os
+import sys
+
+sys.dont_write_bytecode = True  # write nothing outside the run directory
+sys.path.insert(0, os.path.join(os.environ["WWM_SERVER_DIR"], "..", ".."))
+import p1  # noqa: E402
+
+import signal
+
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+p1.put("pid", str(os.getpid()))
+p1.serve_hello(honour_stop=False)
