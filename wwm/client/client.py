@@ -93,13 +93,33 @@ class HTTPTransport:
             self._local.conn = None
 
 
+_PRIVATE_RUNS: list[str] = []
+
+
+def _private_runs() -> str:
+    """One runs folder for this process's local runs, ended and removed at exit."""
+    if not _PRIVATE_RUNS:
+        import atexit
+        import shutil
+
+        folder = tempfile.mkdtemp(prefix="wwm-runs-")
+        _PRIVATE_RUNS.append(folder)
+
+        def clean() -> None:
+            core.Gateway(folder, folder).shutdown()  # ends any run still going
+            shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(clean)
+    return _PRIVATE_RUNS[0]
+
+
 class LocalTransport:
     """Queries on a local server folder, through the gateway core in-process."""
 
     def __init__(self, path: str, runs: str | None = None):
         self.server = core.load_server(path)
         self.url = os.path.abspath(path)
-        runs = runs or os.environ.get("WWM_RUNS") or tempfile.mkdtemp(prefix="wwm-runs-")
+        runs = runs or os.environ.get("WWM_RUNS") or _private_runs()
         root = os.path.dirname(os.path.dirname(self.server.path))
         self.gateway = core.Gateway(root, runs)
 

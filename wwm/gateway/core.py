@@ -763,6 +763,9 @@ class Gateway:
         build_server(server, self.runs)
         run = new_run_id()
         run_dir = self._run_dir(server, run)
+        os.makedirs(self._home(server), exist_ok=True)
+        if read_small(os.path.join(self._home(server), ".server")) != server.path:
+            write_atomic(os.path.join(self._home(server), ".server"), server.path)
         with open(os.path.join(self.runs, ".start.lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # count and claim a slot in one step
             active = self.active_runs()
@@ -934,10 +937,7 @@ class Gateway:
         ended = 0
         now = time.time()
         for sid, home in list(self._homes()):
-            try:
-                server = find_server(self.root, sid)
-            except GatewayError:
-                server = None
+            server = self._server_of(sid, home)
             idle = server.limits["idle"] if server else DEFAULT_LIMITS["idle"]
             live = 0
             for run in os.listdir(home):
@@ -976,16 +976,33 @@ class Gateway:
             write_atomic(os.path.join(home, "stop"), "")
             stop_process(notes["pid"], notes["start"], server.limits["grace"])
 
-    def shutdown(self) -> None:
-        """End every active run (used by ``wwm serve`` and tests on exit)."""
-        for name, run in self.active_runs():
+    def _server_of(self, sid: str, home: str) -> Server | None:
+        """The server whose runs live in ``home``: from the folder it recorded
+        at its first StartRun (a local client's servers may live anywhere),
+        else by its id under the root."""
+        path = read_small(os.path.join(home, ".server"), 4096)
+        for find in ((lambda: load_server(path)) if path else None, lambda: find_server(self.root, sid)):
             try:
-                server = find_server(self.root, name)
-                with _RunLock(self, server, run, self._run_dir(server, run)) as r:
-                    r.finish("ended")
+                if find:
+                    return find()
             except GatewayError:
                 continue
-        for server in list_servers(self.root):
+        return None
+
+    def shutdown(self) -> None:
+        """End every active run and shared process (``wwm serve`` and local clients on exit)."""
+        for sid, home in list(self._homes()):
+            server = self._server_of(sid, home)
+            if server is None:
+                continue
+            for run in os.listdir(home):
+                if not RUN_RE.match(run) or self._notes(os.path.join(home, run)).get("phase") == "ended":
+                    continue
+                try:
+                    with _RunLock(self, server, run, os.path.join(home, run)) as r:
+                        r.finish("ended")
+                except GatewayError:
+                    continue
             if server.shared:
                 self._stop_shared(server)
 
