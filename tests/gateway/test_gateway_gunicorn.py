@@ -52,7 +52,7 @@ def play_get(gw, seed: int, steps: int) -> tuple[str, str, str, str]:
 
 
 def test_workers_share_runs(gw):
-    results = run_threads(lambda s: play_get(gw, s, 12), [(s,) for s in (1, 2, 3, 4)], timeout=120)
+    results = run_threads(lambda s: play_get(gw, s, 20), [(s,) for s in range(1, 7)], timeout=120)
     for r in results:
         assert not isinstance(r, BaseException), r
         assert r[2] == r[3]
