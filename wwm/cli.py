@@ -29,18 +29,33 @@ def cli():
 @click.option("--seed", type=int, default=None, help="Seed passed to StartRun of the World and the Minds.")
 @click.option("--transcript", type=click.File("w"), default=None, help="Write one JSON line per step here.")
 @click.option("--quiet", is_flag=True, help="No progress line, only the final JSON.")
-def run_command(world, minds, steps, seed, transcript, quiet):
+@click.option("--society", "society", type=click.Path(exists=True), default=None,
+              help="A society file (SOML XML) or society folder, played as one more Mind.")
+def run_command(world, minds, steps, seed, transcript, quiet, society):
     """Run MINDS in WORLD; each is a URL (http://host/wwm/NAME) or a server folder.
 
     Prints progress, then one JSON line: world, mind, steps, score, seconds.
+    The run is recorded in the scoreboard ($WWM_SCORES; see `wwm scores`).
     """
     from wwm.client.api import run_episode, terminal_progress
+    from wwm.scoreboard import ClientRecorder
 
+    minds, labels = list(minds), list(minds)
+    if society:
+        from wwm.society import SocietyFileError, society_folder
+
+        try:
+            minds.append(society_folder(society))
+        except SocietyFileError as exc:
+            raise WWMUsageError(f"{society}: {exc}") from None
+        labels.append(os.path.abspath(society))
     if not minds:
-        raise click.UsageError("give at least one Mind after the World")
+        raise click.UsageError("give at least one Mind after the World (or --society FILE)")
     try:
-        result = run_episode(world, list(minds), steps=steps, seed=seed, transcript=transcript,
-                             progress=None if quiet else terminal_progress())
+        with ClientRecorder(world, labels) as rec:
+            result = run_episode(world, minds, steps=steps, seed=seed, transcript=transcript,
+                                 progress=rec.progress(None if quiet else terminal_progress()))
+            rec.finish(result)
     except (WWMError, ValueError) as exc:
         raise WWMUsageError(str(exc)) from None
     click.echo(json.dumps(result))

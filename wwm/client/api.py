@@ -7,6 +7,7 @@ import time
 from typing import Callable, Sequence
 
 from wwm.client.client import Server, connect
+from wwm.society.annotate import strip as strip_annotations
 
 __all__ = ["run_episode", "describe"]
 
@@ -53,7 +54,8 @@ def run_episode(world: str | Server, minds: Sequence[str | Server], *, steps: in
         for n in range(1, steps + 1):
             mrun = mruns[(n - 1) % len(mruns)]
             action = mrun.get_action(state)
-            result = wrun.execute_action(action)
+            # w: and q ACTION: lines (and XML w/q) are for societies; a World gets the bare action
+            result = wrun.execute_action(strip_annotations(action))
             state, done, score = result.state, result.done, result.score
             if transcript is not None:
                 transcript.write(json.dumps({"step": n, "action": action, "state": state,

@@ -64,14 +64,16 @@ class HTTPTransport:
         body = urllib.parse.urlencode(params).encode("utf-8")
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         for attempt in (0, 1):
-            conn = self._conn()
+            conn = None
             try:
+                conn = self._conn()  # connecting can fail too (refused): a ConnectionFailed as well
                 conn.request("POST", self._path, body, headers)
                 resp = conn.getresponse()
                 data = resp.read()
                 break
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
-                conn.close()
+                if conn is not None:
+                    conn.close()
                 self._local.conn = None
                 # A kept-alive connection the server has closed fails on first
                 # use: retry once on a fresh one, for idempotent transport errors only.
@@ -196,6 +198,10 @@ def connect(target: str, *, runs: str | None = None, timeout: float = 60.0) -> S
     """A Server for a URL (``http://…/wwm/NAME``) or a local server folder."""
     if target.startswith(("http://", "https://")):
         return Server(HTTPTransport(target, timeout=timeout))
+    if target.endswith(".xml") and os.path.isfile(target):  # a society file plays as a Mind
+        from wwm.society.soml import society_folder
+
+        target = society_folder(target)
     if not os.path.isfile(os.path.join(target, "wwm.toml")):
         raise ValueError(f"{target!r} is neither an http(s) URL nor a server folder with a wwm.toml")
     return Server(LocalTransport(target, runs=runs))

@@ -171,7 +171,7 @@ def announce_finished_runs(fed, since: float, *, min_steps: int = 10, limit: int
     path = os.path.join(fed.runs or "", "scores.sqlite")
     if not fed.runs or not os.path.isfile(path):
         return []
-    from wwm.scoreboard import _short as short_name  # worlds/NAME for a URL or folder, as the scoreboard shows
+    from wwm.scoreboard import short_name  # worlds/NAME for a URL or folder, as the scoreboard shows
     from wwm.scoreboard import list_runs
 
     posted = []

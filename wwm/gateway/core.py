@@ -426,6 +426,11 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
                     if strict and watch is not None and name in MESSAGE_FILES:
                         watch.inotify.pump()
                         if name not in watch.renamed:
+                            # rename() makes the name visible a moment before it queues
+                            # the event: give the event that moment before judging.
+                            select.select([watch], [], [], 0.05)
+                            watch.inotify.pump()
+                        if name not in watch.renamed:
                             raise ProtocolError(
                                 f"Program 1 wrote {name!r} in place; write {name}.tmp and rename it")
                     return name
@@ -471,7 +476,7 @@ def _proc_start_time(pid: int) -> str | None:
 def _reap_children() -> None:
     for pid, proc in list(_children.items()):
         if proc.poll() is not None:
-            del _children[pid]
+            _children.pop(pid, None)  # threads of one gateway reap concurrently
 
 
 def process_alive(pid: int, start: str | None) -> bool:

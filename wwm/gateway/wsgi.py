@@ -110,4 +110,10 @@ def create_app(config: dict | None = None) -> Flask:
                       MAX_CONTENT_LENGTH=core.MAX_BODY)
     app.config.update(config or {})
     init_app(app)
+    try:
+        from wwm import scoreboard
+    except ImportError:  # pragma: no cover - the module ships with the package
+        pass
+    else:
+        scoreboard.init_app(app)  # GET /scores (XML; ?format=json; ?world=W)
     return app
