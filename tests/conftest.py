@@ -1,6 +1,9 @@
-"""Fixtures for every test: a runs folder that must be empty of processes afterwards."""
+"""Fixtures for every test: a runs folder that must be empty of processes afterwards,
+and the real data sets (fetched once per session with `pip download --no-deps`, into
+$WWM_DATA or the repository's git-ignored data/ folder)."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -9,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wwmtest import processes_under  # noqa: E402
+from wwmtest import REPO, processes_under  # noqa: E402
 
 
 @pytest.fixture
@@ -23,3 +26,47 @@ def runs_dir(tmp_path):
         time.sleep(0.05)
     left = processes_under(str(runs))
     assert not left, f"processes left behind in {runs}: {left}"
+
+
+def data_root() -> Path:
+    env = os.environ.get("WWM_DATA")
+    return Path(env) if env else REPO / "data"
+
+
+def _fetch(name: str) -> Path:
+    from wwm.data import ensure
+
+    return ensure(name, data_root(), progress=lambda m: print(m, file=sys.stderr))
+
+
+@pytest.fixture(scope="session")
+def ml100k_dir():
+    return _fetch("ml-100k")
+
+
+@pytest.fixture(scope="session")
+def songs_parquet():
+    return _fetch("songs") / "spotify_by_genre.parquet"
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    from wwm.songs.catalog import load_catalog
+
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def ml100k_log(ml100k_dir):
+    from wwm.songs.replay import load_ml100k
+
+    return load_ml100k(ml100k_dir)
+
+
+@pytest.fixture(scope="session")
+def ml100k_domain(ml100k_dir, ml100k_log):
+    from wwm.songs.mindkit import ml100k_domain, register_domain
+
+    d = ml100k_domain(ml100k_log, ml100k_dir)
+    register_domain(d)
+    return d

@@ -457,7 +457,8 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
 # ---------------------------------------------------------------------------
 
 _children: dict = {}  # pid -> Popen started by this process; reaped lazily
-PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "WWM_POLL")
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "WWM_POLL",
+              "WWM_DATA")
 
 
 def _proc_start_time(pid: int) -> str | None:

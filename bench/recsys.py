@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Recommender benchmark: random, popularity, item-kNN and fungus, ranked over the full item set.
+
+1. ML-100k (replay World, leave-one-out by time, all items ranked, the user's own items left
+   out): the baselines are fitted on the training part; fungus replays the training part
+   (``FungusLearner.fit_sequences``, shown per epoch); then every Mind answers the 943 held-out
+   requests through the replay World (text protocol, learning off).  HR@10 and NDCG@10.
+2. The song World (one or more communities): every Mind plays the same run (same seed) and
+   learns online from the World's feedback; mean reward, HR@10, NDCG@10, and the mean reward
+   over the last fifth of the run (where "fungus ends above every baseline" is judged).
+
+Prints a table, writes a PNG of fungus' online learning curve against the baselines, and ends
+with one JSON line.  Usage:
+
+    python3 bench/recsys.py                       # full run (about 5 minutes on 2 cores)
+    python3 bench/recsys.py --quick               # a smoke run (small, seconds)
+    python3 bench/recsys.py --communities mixed,metal --steps 3000 --epochs 10
+
+The ML-100k data are fetched at set-up (``wwm data fetch ml-100k``) if missing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+import zlib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+MINDS = ("random", "popularity", "itemknn", "fungus")
+COLORS = {"random": (150, 150, 150), "popularity": (31, 119, 180), "itemknn": (255, 127, 14),
+          "fungus": (44, 160, 44)}
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- ML-100k
+def bench_ml100k(args) -> dict:
+    import torch
+
+    from wwm.data import ensure
+    from wwm.fungus.learner import FungusLearner
+    from wwm.fungus.mind import HYPER
+    from wwm.songs.baselines import make_baseline
+    from wwm.songs.metrics import evaluate
+    from wwm.songs.mindkit import RecommenderMind, ml100k_domain, register_domain
+    from wwm.songs.replay import ReplayWorld, load_ml100k
+
+    t0 = time.time()
+    root = ensure("ml-100k", progress=say) if args.data is None else \
+        ensure("ml-100k", args.data, progress=say)
+    log = load_ml100k(root, limit_users=args.users)
+    dom = ml100k_domain(log, root)
+    register_domain(dom)
+    train, test = log.split()
+    users = sorted(train, key=lambda u: int(u) if u.isdigit() else u)
+    say(f"ml-100k: {len(users)} users, {len(dom)} items, "
+        f"{sum(len(s) for s in train.values())} training interactions")
+
+    results: dict[str, dict] = {}
+
+    def through_world(rec) -> dict:
+        mind = RecommenderMind(factory=lambda d: rec)
+        saved = rec.observe
+        rec.observe = lambda *a: None                # learning off while answering the test
+        w = ReplayWorld(log, "test")
+        s, r, done = w.reset(1), None, False
+        while not done:
+            s, r, done = w.step(mind.act_text(s, r))
+        rec.observe = saved
+        return w.summary()
+
+    for name in ("random", "popularity", "itemknn"):
+        ts = time.time()
+        rec = make_baseline(name, dom, seed=args.seed, fit_log=False)
+        rec.fit(train)
+        results[name] = through_world(rec)
+        results[name]["seconds"] = round(time.time() - ts, 1)
+        say(f"ml-100k {name:10} HR@10 {results[name]['hr@10']:.4f} "
+            f"NDCG@10 {results[name]['ndcg@10']:.4f}")
+
+    # fungus: replay the training part, with progress
+    torch.manual_seed(args.seed)
+    hp = dict(HYPER["ml-100k"])
+    lrn = FungusLearner(dom.items, dom.features, domain="ml-100k", fingerprint=dom.fingerprint,
+                        seed=args.seed, **hp)
+    reached = {"epoch": None, "seconds": None}
+    ts = time.time()
+
+    def ev(learner):
+        ranked = learner.rank_batch([train[u] for u in users], 10)
+        return evaluate(ranked, [test[u] for u in users])
+
+    def progress(rec):
+        if reached["epoch"] is None and rec["hr@10"] >= args.target:
+            reached.update(epoch=rec["epoch"], seconds=round(time.time() - ts, 1))
+        say(f"  fungus epoch {rec['epoch']:2d}/{args.epochs}  loss {rec['loss']:.3f}  "
+            f"HR@10 {rec['hr@10']:.4f}  NDCG@10 {rec['ndcg@10']:.4f}  "
+            f"({time.time() - ts:.0f}s)")
+    curve = lrn.fit_sequences(train, epochs=args.epochs, batch_size=512, progress=progress,
+                              evaluate=ev, time_budget=args.time_budget, final_lr=1.0)
+    train_s = time.time() - ts
+
+    class _Rec:
+        def recommend(self, req, k=10):
+            return lrn.recommend(req.history, k)
+
+        def observe(self, *a):
+            pass
+    results["fungus"] = through_world(_Rec())
+    results["fungus"].update(seconds=round(time.time() - ts, 1), train_seconds=round(train_s, 1),
+                             epochs=len(curve), target=args.target,
+                             target_reached_epoch=reached["epoch"],
+                             target_reached_seconds=reached["seconds"],
+                             curve=[{k: round(v, 4) if isinstance(v, float) else v
+                                     for k, v in c.items()} for c in curve])
+    if args.save_fungus:
+        digest = lrn.save(args.save_fungus)
+        say(f"fungus ml-100k weights -> {args.save_fungus} (sha256 {digest[:16]}…)")
+    say(f"ml-100k fungus     HR@10 {results['fungus']['hr@10']:.4f} "
+        f"NDCG@10 {results['fungus']['ndcg@10']:.4f}  (training {train_s:.0f}s)")
+    return {"users": len(users), "items": len(dom), "seconds": round(time.time() - t0, 1),
+            "minds": results}
+
+
+# ----------------------------------------------------------------------------- songs
+def bench_songs(args, community: str) -> dict:
+    import torch
+
+    from wwm.fungus.mind import FungusMind
+    from wwm.songs.baselines import make_baseline
+    from wwm.songs.mindkit import RecommenderMind, get_domain
+    from wwm.songs.world import SongWorld
+
+    dom = get_domain("songs")
+    torch.set_num_threads(1)      # one request at a time: small tensors, threads only cost
+    out: dict[str, dict] = {}
+    curves: dict[str, list[float]] = {}
+    for name in MINDS:
+        ts = time.time()
+        torch.manual_seed(args.seed)
+        if name == "fungus":
+            mind = FungusMind(private=True, seed=args.seed)
+        else:
+            rec = make_baseline(name, dom, seed=args.seed)
+            mind = RecommenderMind(factory=lambda d, rec=rec: rec)
+        world = SongWorld(community, steps=args.steps)
+        s, r, done = world.reset(args.seed), None, False
+        rewards = []
+        while not done:
+            s, r, done = world.step(mind.act_text(s, r))
+            rewards.append(r)
+            n = len(rewards)
+            if n % max(1, args.steps // 10) == 0:
+                say(f"  songs/{community} {name:10} step {n:5d}/{args.steps}  "
+                    f"mean reward {np.mean(rewards):.3f}  last {min(n, 300)}: "
+                    f"{np.mean(rewards[-300:]):.3f}  ({time.time() - ts:.0f}s)")
+        summ = world.summary()
+        tail = max(1, args.steps // 5)
+        summ["final_reward"] = float(np.mean(rewards[-tail:]))
+        summ["first_reward"] = float(np.mean(rewards[:tail]))
+        summ["seconds"] = round(time.time() - ts, 1)
+        out[name] = summ
+        curves[name] = rewards
+    base = [out[m]["final_reward"] for m in MINDS if m != "fungus"]
+    return {"community": community, "steps": args.steps, "seed": args.seed,
+            "fungus_ends_above_every_baseline": out["fungus"]["final_reward"] > max(base),
+            "minds": out, "_curves": curves}
+
+
+# ----------------------------------------------------------------------------- plot
+def rolling(x, w):
+    x = np.asarray(x, dtype=float)
+    if len(x) == 0:
+        return x
+    w = max(1, min(w, len(x)))
+    c = np.cumsum(np.insert(x, 0, 0.0))
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        lo = max(0, i + 1 - w)
+        out[i] = (c[i + 1] - c[lo]) / (i + 1 - lo)
+    return out
+
+
+def plot(song_runs: list[dict], path: Path, window: int) -> str:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception:
+        plt = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if plt is not None:
+        fig, axes = plt.subplots(1, len(song_runs), figsize=(6 * len(song_runs), 4), squeeze=False)
+        for ax, run in zip(axes[0], song_runs):
+            for m in MINDS:
+                ax.plot(rolling(run["_curves"][m], window), label=m,
+                        color=tuple(c / 255 for c in COLORS[m]), lw=2 if m == "fungus" else 1.2)
+            ax.set_title(f"song World, community {run['community']}")
+            ax.set_xlabel("step")
+            ax.set_ylabel(f"reward (rolling mean, {window} steps)")
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        return "matplotlib"
+    write_png_plot(song_runs, path, window)
+    return "builtin"
+
+
+# a 5x7 bitmap font for the few labels of the built-in plotter (no matplotlib needed)
+_FONT = {
+    "0": "01110100011001110101110011000101110", "1": "00100011000010000100001000010001110",
+    "2": "01110100010000100010001000100011111", "3": "11111000100010000010000011000101110",
+    "4": "00010001100101010010111110001000010", "5": "11111100001111000001000011000101110",
+    "6": "00110010001000011110100011000101110", "7": "11111000010001000100010000100001000",
+    "8": "01110100011000101110100011000101110", "9": "01110100011000101111000010001001100",
+    ".": "00000000000000000000000000110001100", "-": "00000000000000011111000000000000000",
+    ":": "00000011000110000000011000110000000", " ": "0" * 35,
+    "(": "00010001000100001000010000010000010", ")": "01000001000001000010000100010001000",
+    ",": "00000000000000000000011000010001000", "/": "00000000010001000100010001000000000",
+    "@": "01110100011011110101101111000001110",
+}
+_LETTERS = {
+    "A": "01110100011000111111100011000110001", "B": "11110100011000111110100011000111110",
+    "C": "01110100011000010000100001000101110", "D": "11100100101000110001100011001011100",
+    "E": "11111100001000011110100001000011111", "F": "11111100001000011110100001000010000",
+    "G": "01110100011000010111100011000101111", "H": "10001100011000111111100011000110001",
+    "I": "01110001000010000100001000010001110", "J": "00111000100001000010000101001001100",
+    "K": "10001100101010011000101001001010001", "L": "10000100001000010000100001000011111",
+    "M": "10001110111010110101100011000110001", "N": "10001100011100110101100111000110001",
+    "O": "01110100011000110001100011000101110", "P": "11110100011000111110100001000010000",
+    "Q": "01110100011000110001101011001001101", "R": "11110100011000111110101001001010001",
+    "S": "01111100001000001110000010000111110", "T": "11111001000010000100001000010000100",
+    "U": "10001100011000110001100011000101110", "V": "10001100011000110001100010101000100",
+    "W": "10001100011000110101101011010101010", "X": "10001100010101000100010101000110001",
+    "Y": "10001100011000101010001000010000100", "Z": "11111000010001000100010001000011111",
+}
+_FONT.update(_LETTERS)
+
+
+def _text(img, x, y, s, color, scale=2):
+    for ch in s.upper():
+        g = _FONT.get(ch, _FONT[" "])
+        for r in range(7):
+            for c in range(5):
+                if g[r * 5 + c] == "1":
+                    img[y + r * scale:y + (r + 1) * scale, x + c * scale:x + (c + 1) * scale] = color
+        x += 6 * scale
+
+
+def _line(img, x0, y0, x1, y1, color, width=1):
+    n = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+    xs = np.linspace(x0, x1, n).round().astype(int)
+    ys = np.linspace(y0, y1, n).round().astype(int)
+    h, w = img.shape[:2]
+    for dx in range(-(width // 2), width // 2 + 1):
+        for dy in range(-(width // 2), width // 2 + 1):
+            xx, yy = xs + dx, ys + dy
+            ok = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
+            img[yy[ok], xx[ok]] = color
+
+
+def write_png_plot(song_runs, path: Path, window: int) -> None:
+    W, H = 640, 440
+    img = np.full((H, W * len(song_runs), 3), 255, dtype=np.uint8)
+    for k, run in enumerate(song_runs):
+        ox = k * W
+        L, R, T, B = ox + 70, ox + W - 40, 64, H - 60
+        curves = {m: rolling(run["_curves"][m], window) for m in MINDS}
+        ymax = max(0.05, max(float(c.max()) for c in curves.values()) * 1.1)
+        n = max(len(c) for c in curves.values())
+        _line(img, L, B, R, B, (0, 0, 0))
+        _line(img, L, T, L, B, (0, 0, 0))
+        for t in range(6):
+            yv = ymax * t / 5
+            yy = int(B - (B - T) * t / 5)
+            _line(img, L - 4, yy, L, yy, (0, 0, 0))
+            _text(img, ox + 8, yy - 7, f"{yv:.2f}", (0, 0, 0))
+        for t in range(5):
+            xx = int(L + (R - L) * t / 4)
+            _line(img, xx, B, xx, B + 4, (0, 0, 0))
+            _text(img, xx - 18, B + 10, str(int(n * t / 4)), (0, 0, 0))
+        for m in MINDS:
+            c = curves[m]
+            xs = L + (R - L) * np.arange(len(c)) / max(1, n - 1)
+            ys = B - (B - T) * np.clip(c / ymax, 0, 1)
+            step = max(1, len(c) // 600)
+            for i in range(step, len(c), step):
+                _line(img, xs[i - step], ys[i - step], xs[i], ys[i], COLORS[m],
+                      width=3 if m == "fungus" else 1)
+        _text(img, L, 10, f"SONGS/{run['community']} REWARD (ROLLING {window})", (0, 0, 0))
+        lx = L
+        for m in MINDS:                                  # legend: one row above the plot
+            img[36:46, lx:lx + 15] = COLORS[m]
+            _text(img, lx + 20, 35, m, (0, 0, 0))
+            lx += 20 + 12 * len(m) + 24
+        _text(img, (L + R) // 2 - 24, H - 24, "STEP", (0, 0, 0))
+    raw = b"".join(b"\x00" + img[y].tobytes() for y in range(img.shape[0]))
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + \
+            struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", img.shape[1],
+                                                             img.shape[0], 8, 2, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    path.write_bytes(png)
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--communities", default="mixed,metal")
+    ap.add_argument("--steps", type=int, default=3000, help="song World steps per Mind")
+    ap.add_argument("--epochs", type=int, default=12, help="fungus epochs over ML-100k")
+    ap.add_argument("--time-budget", type=float, default=240.0,
+                    help="stop fungus' ML-100k training after this many seconds")
+    ap.add_argument("--target", type=float, default=0.19, help="ML-100k HR@10 target")
+    ap.add_argument("--users", type=int, default=None, help="ML-100k: only the first N users")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data", default=None, help="data cache root (default $WWM_DATA or ~/.cache/wwm)")
+    ap.add_argument("--plot", default=str(REPO / "runs" / "bench" / "recsys-songs.png"))
+    ap.add_argument("--window", type=int, default=300, help="rolling window of the plot")
+    ap.add_argument("--save-fungus", default=None, help="write fungus' ML-100k weights here")
+    ap.add_argument("--skip-ml100k", action="store_true")
+    ap.add_argument("--skip-songs", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="tiny smoke run")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.steps, args.epochs, args.users = min(args.steps, 200), min(args.epochs, 1), 100
+        args.communities = args.communities.split(",")[0]
+        args.window = 50
+    import torch
+    torch.set_num_threads(max(1, args.threads))
+    t0 = time.time()
+    report: dict = {"bench": "recsys", "seed": args.seed, "threads": args.threads}
+    if not args.skip_ml100k:
+        torch.set_num_threads(max(1, args.threads))
+        report["ml100k"] = bench_ml100k(args)
+    songs = []
+    if not args.skip_songs:
+        for c in [x.strip() for x in args.communities.split(",") if x.strip()]:
+            songs.append(bench_songs(args, c))
+        if songs:
+            report["plot"] = str(args.plot)
+            report["plot_backend"] = plot(songs, Path(args.plot), args.window)
+    report["songs"] = [{k: v for k, v in r.items() if k != "_curves"} for r in songs]
+    report["seconds"] = round(time.time() - t0, 1)
+
+    # the table
+    print()
+    print(f"{'data':24} {'mind':11} {'HR@10':>7} {'NDCG@10':>8} {'reward':>7} {'final':>7} {'sec':>6}")
+    print("-" * 76)
+    if "ml100k" in report:
+        for m in MINDS:
+            r = report["ml100k"]["minds"][m]
+            print(f"{'ml-100k (replay)':24} {m:11} {r['hr@10']:7.4f} {r['ndcg@10']:8.4f} "
+                  f"{r['mean_reward']:7.4f} {'':>7} {r['seconds']:6.1f}")
+    for run in report["songs"]:
+        for m in MINDS:
+            r = run["minds"][m]
+            print(f"{'songs/' + run['community']:24} {m:11} {r['hr@10']:7.4f} "
+                  f"{r['ndcg@10']:8.4f} {r['mean_reward']:7.4f} {r['final_reward']:7.4f} "
+                  f"{r['seconds']:6.1f}")
+    print("-" * 76)
+    if "ml100k" in report:
+        f = report["ml100k"]["minds"]["fungus"]
+        print(f"ml-100k fungus HR@10 {f['hr@10']:.4f} (target {args.target}); reached in epoch "
+              f"{f['target_reached_epoch']} after {f['target_reached_seconds']} s of training; "
+              f"training {f['train_seconds']} s")
+    for run in report["songs"]:
+        print(f"songs/{run['community']}: fungus' final reward (last fifth) "
+              f"{'above' if run['fungus_ends_above_every_baseline'] else 'NOT above'} every "
+              f"baseline's")
+    if songs:
+        print(f"plot: {report['plot']}")
+    print(f"total {report['seconds']} s")
+    print(json.dumps(report, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
