@@ -22,6 +22,9 @@ Persistent
 
 Prints a table, then one JSON line.  ``--quick`` for a short run.
 
+The servers are started with the gateway suite's tools (tests/gateway/gwkit.py)
+and the baseline's World is the hello reference of tests/lib_driver.py.
+
     python bench/gateway.py [--quick] [--steps N] [--repeat R] [--samples N]
 """
 from __future__ import annotations
@@ -32,15 +35,20 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
+from pathlib import Path
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "gateway"))
+sys.path.insert(0, str(REPO / "tests"))
+import gwkit  # noqa: E402  (imports pytest; its pytest.skip is caught below)
+from gwkit import free_port, start_lighttpd, start_serve, stop_process, wait_ready  # noqa: E402
+
 SYSTEM_PYTHON = "/usr/bin/python3"
 CGI_TARGET = 2.5
 STEPS_TARGET = 1000.0
@@ -50,52 +58,16 @@ BASELINE_TARGET = 0.8
 # -- helpers -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[:3]} exited with {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", path)
-            conn.getresponse().read()
-            conn.close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{proc.args[:3]} did not answer on port {port} within {timeout:g} s")
-
-
-def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def make_root(base: str) -> str:
+def make_root(base: str) -> Path:
     """A ROOT with the Python template World and Mind (hello-python)."""
-    root = os.path.join(base, "root")
-    for kind in ("worlds", "minds"):
-        shutil.copytree(os.path.join(REPO, kind, "hello-python"), os.path.join(root, kind, "hello-python"),
-                        ignore=shutil.ignore_patterns("__pycache__", "runs"))
+    root = Path(base) / "root"
+    gwkit.copy_hello(root)
     return root
 
 
-def python_env(**extra) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([REPO] + [p for p in [env.get("PYTHONPATH")] if p])
-    env.update(extra)
-    return env
+def python_env() -> dict:
+    """gwkit's environment for a Python child; a WWM_POLL of the caller's is kept."""
+    return gwkit.python_env(**{k: os.environ[k] for k in ("WWM_POLL",) if k in os.environ})
 
 
 def ms(seconds: float) -> float:
@@ -126,46 +98,21 @@ def load() -> float | None:
 
 # -- CGI -------------------------------------------------------------------------
 
-LIGHTTPD_CONF = """\
-server.document-root = "{base}/htdocs"
-server.bind = "127.0.0.1"
-server.port = {port}
-server.errorlog = "{base}/lighttpd-error.log"
-server.max-request-size = 2048
-server.http-parseopts = ("url-ctrls-reject" => "disable")
-server.modules += ("mod_cgi", "mod_alias", "mod_setenv")
-alias.url = ("/cgi-bin/" => "{base}/cgi-bin/")
-$HTTP["url"] =~ "^/cgi-bin/" {{
-    cgi.assign = (".py" => "/usr/bin/python3")
-}}
-setenv.add-environment = (
-    "WWM_ROOT" => "{root}",
-    "WWM_RUNS" => "{runs}",
-    "WWM_PYTHONPATH" => "{repo}",
-)
-"""
-
-
-def bench_cgi(base: str, root: str, samples: int, runs_parent: str) -> dict:
+def bench_cgi(base: str, root: Path, samples: int, runs_parent: str) -> dict:
     lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
     if not os.path.exists(lighttpd):
         return {"skipped": "lighttpd is not installed"}
     if not os.path.exists(SYSTEM_PYTHON):
         return {"skipped": f"{SYSTEM_PYTHON} is missing"}
-    runs = os.path.join(runs_parent, "runs-cgi")
-    os.makedirs(os.path.join(base, "htdocs"), exist_ok=True)
-    os.makedirs(os.path.join(base, "cgi-bin"), exist_ok=True)
-    shutil.copyfile(os.path.join(REPO, "cgi-bin", "wwm.py"), os.path.join(base, "cgi-bin", "wwm.py"))
+    runs = Path(runs_parent) / "runs-cgi"
     port = free_port()
-    conf = os.path.join(base, "lighttpd.conf")
-    with open(conf, "w") as f:
-        f.write(LIGHTTPD_CONF.format(base=base, port=port, root=root, runs=runs, repo=REPO))
-    proc = subprocess.Popen([lighttpd, "-D", "-f", conf], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    prefix = "/cgi-bin/wwm.py/worlds/hello-python"
+    try:  # lighttpd.conf, htdocs/ and cgi-bin/wwm.py under srv-lighttpd/; waits until it answers
+        proc = start_lighttpd(Path(base) / "srv-lighttpd", root, runs, port)
+    except gwkit.pytest.skip.Exception as exc:
+        return {"skipped": str(exc)}
+    prefix = gwkit.CGI_PREFIX + "worlds/hello-python"
     conn = None
     try:
-        wait_http(port, "/cgi-bin/wwm.py/", proc)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
         def get(params: dict) -> tuple[int, bytes]:
@@ -199,7 +146,7 @@ def bench_cgi(base: str, root: str, samples: int, runs_parent: str) -> dict:
     finally:
         if conn is not None:
             conn.close()
-        stop(proc)
+        stop_process(proc)
     med_lat, med_pass = statistics.median(lat), statistics.median(pas)
     return {
         "server": subprocess.run([lighttpd, "-v"], capture_output=True, text=True).stdout.split()[0],
@@ -217,31 +164,14 @@ BASELINE_APP = r'''
 import json, sys, uuid
 from flask import Flask, Response, request
 
-class Hello:  # the hello game of the contract, in process
-    def __init__(self, seed):
-        self.x, self.hits, self.steps = seed, 0, 0
-        self.new()
-    def new(self):
-        self.x = (self.x * 75 + 74) % 65537
-        self.secret = self.x % 100 + 1
-        self.low, self.high = 1, 100
-    def state(self):
-        return f"low: {self.low}\nhigh: {self.high}\n"
-    def step(self, action):
-        self.steps += 1
-        try:
-            guess = int(action.strip())
-        except ValueError:
-            return self.state(), -1, False
-        if guess == self.secret:
-            self.hits += 1
-            self.new()
-            return self.state(), 1, False
-        if guess < self.secret:
-            self.low = guess + 1
-        else:
-            self.high = guess - 1
-        return self.state(), 0, False
+sys.path.insert(0, @TESTS@)
+from lib_driver import RefWorld  # the hello game of the contract, in process
+
+
+def step_world(world, action):
+    """One step; (observation without its reward line, reward, done)."""
+    head, _, obs = world.step(action).partition("\n")
+    return obs, int(head.partition(":")[2]), False
 
 app = Flask(__name__)
 envs = {}
@@ -253,16 +183,16 @@ def reply(doc):
 @app.route("/v1/envs/", methods=["POST"])
 def create():
     env_id = uuid.uuid4().hex[:8]
-    envs[env_id] = Hello(int(request.form.get("seed", 1)))
+    envs[env_id] = RefWorld(request.form.get("seed", 1))
     return reply({"instance_id": env_id})
 
 @app.route("/v1/envs/<env_id>/reset/", methods=["POST"])
 def reset(env_id):
-    return reply({"observation": envs[env_id].state()})
+    return reply({"observation": envs[env_id].first_state()})
 
 @app.route("/v1/envs/<env_id>/step/", methods=["POST"])
 def step(env_id):
-    obs, reward, done = envs[env_id].step(request.form["action"])
+    obs, reward, done = step_world(envs[env_id], request.form["action"])
     return reply({"observation": obs, "reward": reward, "done": done, "info": {}})
 
 @app.route("/v1/envs/<env_id>/close/", methods=["POST"])
@@ -313,7 +243,7 @@ def run_wwm(port: int, steps: int) -> dict:
 
 def run_baseline(port: int, steps: int) -> dict:
     """gym-http-api style: create, reset, then one POST per step; the agent is in the client."""
-    sys.path.insert(0, REPO)
+    sys.path.insert(0, str(REPO))
     from wwm.client.client import HTTPTransport
 
     base = f"http://127.0.0.1:{port}/v1/envs/"
@@ -334,21 +264,19 @@ def run_baseline(port: int, steps: int) -> dict:
     return {"steps": steps, "seconds": seconds, "score": hits}
 
 
-def bench_persistent(base: str, root: str, steps: int, repeat: int, runs_parent: str) -> dict:
-    runs = os.path.join(runs_parent, "runs-serve")
+def bench_persistent(base: str, root: Path, steps: int, repeat: int, runs_parent: str) -> dict:
+    runs = Path(runs_parent) / "runs-serve"
     port, bport = free_port(), free_port()
-    serve = subprocess.Popen([sys.executable, "-m", "wwm", "serve", "--root", root, "--runs", runs,
-                              "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=python_env(),
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # log in srv-serve/; waits until it answers
+    serve = start_serve(Path(base) / "srv-serve", root, runs, port, env=python_env())
     app = os.path.join(base, "gym_http_baseline.py")
     with open(app, "w") as f:
-        f.write(BASELINE_APP)
+        f.write(BASELINE_APP.replace("@TESTS@", repr(str(REPO / "tests"))))
     baseline = subprocess.Popen([sys.executable, app, str(bport)], cwd=REPO, env=python_env(),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 text=True)
     try:
-        wait_http(port, "/wwm/", serve)
-        wait_http(bport, "/v1/envs/", baseline)
+        wait_ready(baseline, bport, "/v1/envs/", None)
         baseline_server = baseline.stdout.readline().strip().removeprefix("server: ")
         run_wwm(port, min(steps, 50))            # warm-up: imports, page cache, first processes
         run_baseline(bport, min(steps, 50))
@@ -357,8 +285,8 @@ def bench_persistent(base: str, root: str, steps: int, repeat: int, runs_parent:
             wwm_runs.append(run_wwm(port, steps))
             base_runs.append(run_baseline(bport, steps))
     finally:
-        stop(serve, signal.SIGINT)
-        stop(baseline)
+        stop_process(serve, signal.SIGINT)
+        stop_process(baseline)
     if wwm_runs[0]["score"] != base_runs[0]["score"]:
         raise RuntimeError(f"the two Worlds disagree: wwm score {wwm_runs[0]['score']}, "
                            f"baseline hits {base_runs[0]['score']}")

@@ -1,6 +1,7 @@
 """Tools for the gateway conformance suite: start/stop real web servers with
 the stock gateway, query them, find Program 1 processes, and the hello game
-for expected answers.  Fixtures are in conftest.py."""
+for expected answers (tests/lib_driver.py's reference).  Fixtures are in
+conftest.py; bench/gateway.py starts its servers with these tools too."""
 from __future__ import annotations
 
 import http.client
@@ -22,6 +23,11 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+if str(HERE.parent) not in sys.path:  # tests/, for lib_driver (bench/gateway.py imports this module too)
+    sys.path.insert(0, str(HERE.parent))
+
+from lib_driver import RefWorld, ref_mind  # noqa: E402
+
 SERVERS = HERE / "servers"
 SYSTEM_PYTHON = "/usr/bin/python3"
 BACKENDS = ("lighttpd", "apache", "serve", "gunicorn")
@@ -276,12 +282,17 @@ def diff_snapshots(before: dict, after: dict) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def build_root(root: Path) -> None:
-    """ROOT = the hello-python World and Mind + the fixture servers of servers/."""
-    shutil.copytree(SERVERS, root, ignore=shutil.ignore_patterns("__pycache__"))
+def copy_hello(root: Path) -> None:
+    """The repository's hello-python World and Mind into ``root``."""
     for kind in ("worlds", "minds"):
         shutil.copytree(REPO / kind / "hello-python", root / kind / "hello-python",
                         ignore=shutil.ignore_patterns("__pycache__", "runs"))
+
+
+def build_root(root: Path) -> None:
+    """ROOT = the hello-python World and Mind + the fixture servers of servers/."""
+    shutil.copytree(SERVERS, root, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_hello(root)
     for dirpath, dirnames, filenames in os.walk(root):
         os.chmod(dirpath, 0o755)
         for name in filenames:
@@ -432,13 +443,14 @@ def python_env(**extra) -> dict:
     return env
 
 
-def start_serve(files: Path, root: Path, runs: Path, port: int) -> subprocess.Popen:
+def start_serve(files: Path, root: Path, runs: Path, port: int, env: dict | None = None) -> subprocess.Popen:
+    """``wwm serve`` on ``port``; ``env`` defaults to ``python_env()``."""
     files.mkdir(parents=True, exist_ok=True)
     log = files / "serve.log"
     proc = subprocess.Popen([sys.executable, "-m", "wwm", "serve", "--root", str(root), "--runs", str(runs),
                              "--host", "127.0.0.1", "--port", str(port)], cwd=str(REPO),
                             stdin=subprocess.DEVNULL, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            env=python_env())
+                            env=python_env() if env is None else env)
     wait_ready(proc, port, WSGI_PREFIX, log)
     return proc
 
@@ -499,40 +511,25 @@ def shutdown(backend: Backend) -> list[tuple[int, str]]:
 # ---------------------------------------------------------------------------
 
 
-class HelloRef:
-    """The contract's hello World, for expected answers."""
+class HelloRef(RefWorld):
+    """lib_driver's reference hello World, as the gateway shows it: ``state()`` is
+    the current state (no reward line), ``step`` takes the guess as an int, and
+    ``score()`` has no trailing newline (the gateway strips it)."""
 
-    def __init__(self, seed: int = 1):
-        self.x, self.hits, self.steps = seed, 0, 0
-        self._new()
-
-    def _new(self):
-        self.x = (self.x * 75 + 74) % 65537
-        self.secret = self.x % 100 + 1
-        self.low, self.high = 1, 100
-
-    def state(self, reward=None) -> str:
-        return ("" if reward is None else f"reward: {reward}\n") + f"low: {self.low}\nhigh: {self.high}\n"
+    def state(self) -> str:
+        return self.first_state()
 
     def step(self, guess: int) -> str:
-        self.steps += 1
-        if guess == self.secret:
-            self.hits += 1
-            self._new()
-            return self.state(1)
-        if guess < self.secret:
-            self.low = guess + 1
-        else:
-            self.high = guess - 1
-        return self.state(0)
+        return super().step(str(guess))
 
     def score(self) -> str:
-        return f"{self.hits}\nsteps: {self.steps}"
+        return super().score().rstrip("\n")
 
 
 def hello_mind(state: str) -> str:
-    fields = dict(line.split(":", 1) for line in state.splitlines() if ":" in line)
-    return f"{(int(fields['low']) + int(fields['high'])) // 2}\n"
+    """lib_driver's reference hello Mind, for a state that must carry both bounds."""
+    assert "low:" in state and "high:" in state, f"not a hello state: {state!r}"
+    return ref_mind(state)
 
 
 def run_threads(fn, args_list, timeout: float = 60.0) -> list:
