@@ -770,10 +770,10 @@ class Gateway:
         run = new_run_id()
         run_dir = self._run_dir(server, run)
         os.makedirs(self._home(server), exist_ok=True)
-        if read_small(os.path.join(self._home(server), ".server")) != server.path:
-            write_atomic(os.path.join(self._home(server), ".server"), server.path)
         with open(os.path.join(self.runs, ".start.lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # count and claim a slot in one step
+            if read_small(os.path.join(self._home(server), ".server")) != server.path:
+                write_atomic(os.path.join(self._home(server), ".server"), server.path)
             active = self.active_runs()
             if sum(1 for s, _ in active if s == server.id) >= server.limits["max_runs"]:
                 raise TooManyRuns(f"server {server.name!r} already has {server.limits['max_runs']} runs; try later")
