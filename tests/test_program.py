@@ -62,6 +62,18 @@ COUNTER_MIND = """\
     """
 
 
+FRAGILE_MIND = """\
+    from wwm.program import serve_mind
+
+    def act(step):
+        if step.state == "boom":
+            raise ValueError("cannot handle boom")
+        return "ok"
+
+    serve_mind(act)
+    """
+
+
 def test_mind_object_per_run_and_reward_passed(tmp_path, runs_dir):
     mind = make_server(tmp_path, "minds", "counter", COUNTER_MIND)
     g = Gateway(str(tmp_path), str(runs_dir))
@@ -86,16 +98,7 @@ def test_shared_instance_serves_many_runs_from_one_process(tmp_path, runs_dir):
 
 
 def test_an_exception_in_act_ends_the_run_with_the_reason(tmp_path, runs_dir):
-    mind = make_server(tmp_path, "minds", "fragile", """\
-        from wwm.program import serve_mind
-
-        def act(step):
-            if step.state == "boom":
-                raise ValueError("cannot handle boom")
-            return "ok"
-
-        serve_mind(act)
-        """)
+    mind = make_server(tmp_path, "minds", "fragile", FRAGILE_MIND)
     g = Gateway(str(tmp_path), str(runs_dir))
     run = g.start_run(mind).run
     assert g.get_action(mind, run, "fine").fields["action"] == "ok"
@@ -107,16 +110,7 @@ def test_an_exception_in_act_ends_the_run_with_the_reason(tmp_path, runs_dir):
 
 
 def test_shared_instance_isolates_a_failing_run(tmp_path, runs_dir):
-    mind = make_server(tmp_path, "minds", "fragile", """\
-        from wwm.program import serve_mind
-
-        def act(step):
-            if step.state == "boom":
-                raise ValueError("boom")
-            return "ok"
-
-        serve_mind(act)
-        """, 'instances = "shared"')
+    mind = make_server(tmp_path, "minds", "fragile", FRAGILE_MIND, 'instances = "shared"')
     g = Gateway(str(tmp_path), str(runs_dir))
     a, b = g.start_run(mind).run, g.start_run(mind).run
     with pytest.raises(ProtocolError):

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
 from wwm.gateway.core import GatewayError, parse_xml
+from wwm.program import format_number
 
 __all__ = ["Annotated", "AnnotationError", "annotate", "parse", "strip", "action_key",
            "format_ranking", "MAX_Q"]
@@ -210,11 +211,6 @@ def strip(payload: str, ranked: bool = False) -> str:
         return payload
 
 
-def _fmt(x: float) -> str:
-    x = float(x)
-    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
-
-
 def annotate(action: str, w: float | None = None, q: dict[str, float] | None = None) -> str:
     """Add an urgency ``w`` and Q-values ``q`` (action -> value) to an action.
 
@@ -238,23 +234,23 @@ def annotate(action: str, w: float | None = None, q: dict[str, float] | None = N
         except GatewayError as exc:
             raise AnnotationError(str(exc)) from None
         if w is not None:
-            root.set("w", _fmt(w))
+            root.set("w", format_number(w))
         for act, value in q.items():
             elem = ET.SubElement(root, "q")
             if act.lstrip().startswith("<"):
-                elem.set("value", _fmt(value))
+                elem.set("value", format_number(value))
                 elem.append(parse_xml(act, "q action"))
             else:
                 elem.set("action", act)
-                elem.text = _fmt(value)
+                elem.text = format_number(value)
         return ET.tostring(root, encoding="unicode")
     text = action if action.endswith("\n") or not action else action + "\n"
-    lines = [] if w is None else [f"w: {_fmt(w)}"]
+    lines = [] if w is None else [f"w: {format_number(w)}"]
     for act, value in q.items():
         act = act.strip()
         if not act or "\n" in act:
             raise AnnotationError(f"a text Q-value needs a one-line action, not {act[:40]!r}")
-        lines.append(f"q {act}: {_fmt(value)}")
+        lines.append(f"q {act}: {format_number(value)}")
     return text + "".join(line + "\n" for line in lines)
 
 
