@@ -73,6 +73,13 @@ class TooLarge(GatewayError):
 class TooManyRuns(GatewayError):
     """The server or the gateway is at its limit of concurrent runs."""
     code = 503
+    retry_after = 30
+
+
+class TooManyRequests(GatewayError):
+    """This client already holds its share of the runs (``max_runs_per_client``)."""
+    code = 429
+    retry_after = 30
 
 
 class ProtocolError(GatewayError):
@@ -102,8 +109,7 @@ class BadResponse(ClientError):
 
 
 _BY_CODE = {cls.code: cls for cls in (BadRequest, NotFound, MethodNotAllowed, Conflict, TooLarge,
-                                      TooManyRuns, ProtocolError, ProgramTimeout)}
-_BY_CODE[429] = TooManyRuns
+                                      TooManyRequests, TooManyRuns, ProtocolError, ProgramTimeout)}
 
 
 def error_for_code(code: int, message: str, run: str | None = None) -> GatewayError:
@@ -126,7 +132,8 @@ DEFAULT_LIMITS = {
     "start_timeout": 30.0,  # seconds for a World's first state (models load slowly)
     "max_payload": 65536,   # bytes per state or action
     "max_log": 10 << 20,    # bytes of log before the run is ended
-    "max_runs": 16,         # concurrent runs of this server
+    "max_runs": 64,         # concurrent runs of this server
+    "max_runs_per_client": 16,  # of those, held by one client address (429 beyond)
     "idle": 600.0,          # seconds without a query before a run is reaped
     "grace": 2.0,           # seconds between `stop` and SIGTERM (and SIGTERM and SIGKILL)
 }
@@ -648,6 +655,17 @@ _ATTR_ESCAPES = {**_TEXT_ESCAPES, ord('"'): "&quot;", ord("\n"): "&#10;", ord("\
 _XML_DECL = re.compile(r"\s*<\?xml[^>]*\?>")
 
 
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text) -> str:
+    """Text that can go into XML, JSON and UTF-8: characters XML cannot hold, and
+    lone surrogates (bytes of a URL that were not UTF-8), shown as ``\\uXXXX``.
+    Error messages echo what a client sent; they must stay valid responses."""
+    text = str(text)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _UNSAFE.search(text) else text
+
+
 def _element(tag: str, text: str, attrs: dict | None = None, payload: bool = False) -> str:
     """``<tag attrs>text</tag>``; a payload that is XML goes in as it is.
 
@@ -655,11 +673,11 @@ def _element(tag: str, text: str, attrs: dict | None = None, payload: bool = Fal
     is a single well-formed element and is embedded unchanged (less any
     XML declaration); anything else is escaped text.
     """
-    head = tag + "".join(f' {k}="{str(v).translate(_ATTR_ESCAPES)}"' for k, v in (attrs or {}).items())
+    head = tag + "".join(f' {k}="{clean(v).translate(_ATTR_ESCAPES)}"' for k, v in (attrs or {}).items())
     if payload and text.lstrip().startswith("<"):
         body = _XML_DECL.sub("", text, count=1) if text.lstrip().startswith("<?xml") else text
     else:
-        body = text.translate(_TEXT_ESCAPES)
+        body = (text if payload else clean(text)).translate(_TEXT_ESCAPES)
     return f"<{head}>{body}</{tag}>"
 
 
@@ -690,12 +708,15 @@ def render(outcome: Outcome | None, fmt: str, *, error: GatewayError | None = No
            query: str = "", server: str = "", run: str | None = None) -> tuple[int, str, bytes, dict]:
     """Render an outcome (or an error) as ``(status, content_type, body, headers)``."""
     if error is not None:
-        code, status, fields = error.code, "error", {"error": error.message}
+        code, status, fields = error.code, "error", {"error": clean(error.message)}
         run = error.run or run
+        query, server, run = clean(query), clean(server), run and clean(run)
     else:
         code, status, fields = 200, "ok", outcome.fields
         query, server, run = outcome.query, outcome.server, outcome.run
     headers = {}
+    if getattr(error, "retry_after", None):
+        headers["Retry-After"] = str(error.retry_after)
     if "done" in fields:
         headers["X-WWM-Done"] = _wire(fields["done"])
     if "score" in fields:
@@ -758,7 +779,7 @@ def parse_response(body: bytes, content_type: str = "") -> dict:
 
 REQUEST_ATTRIBUTES = ("query", "run", "format", "seed", "minds")
 RUN_RE = re.compile(r"[A-Za-z0-9_-]{22,64}\Z")
-SEED_RE = re.compile(r"[+-]?\d{1,18}\Z")
+SEED_RE = re.compile(r"[+-]?[0-9]{1,18}\Z")
 
 
 def _check_request(top, req) -> None:
@@ -1098,6 +1119,34 @@ def new_run_id() -> str:
     return base64.urlsafe_b64encode(os.urandom(18)).decode("ascii")
 
 
+LIVE = ".live"  # RUNS/.live/<folder>%<name>%<run>: one entry per run not yet ended
+
+
+def live_entry(runs: str, server_id: str, run: str) -> str:
+    return os.path.join(runs, LIVE, f"{server_id.replace('/', '%')}%{run}")
+
+
+def claim_live(runs: str, server_id: str, run: str, client: str) -> None:
+    """Count a run as live (StartRun, under the start lock); the entry holds its client."""
+    os.makedirs(os.path.join(runs, LIVE), exist_ok=True)
+    write_atomic(live_entry(runs, server_id, run), client)
+
+
+def drop_live(runs: str, server_id: str, run: str) -> None:
+    unlink_quiet(live_entry(runs, server_id, run))
+
+
+def list_live(runs: str) -> list[tuple[str, str, str]]:
+    """``(server id, run, client)`` of every live run: O(live runs), not O(all runs kept)."""
+    folder = os.path.join(runs, LIVE)
+    found = []
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        parts = name.split("%")
+        if len(parts) == 3 and not name.endswith(".tmp"):
+            found.append((f"{parts[0]}/{parts[1]}", parts[2], read_small(os.path.join(folder, name), 256) or ""))
+    return found
+
+
 def read_notes(run_dir: str) -> dict:
     """A run's notes; ``{}`` while it has none (a StartRun in progress, or gone)."""
     try:
@@ -1112,6 +1161,53 @@ def save_notes(run_dir: str, notes: dict) -> None:
     write_atomic(os.path.join(run_dir, ".wwm.json"), json.dumps(notes))
 
 
+class RunLock:
+    """Exclusive hold of one run, across threads and processes, never inherited.
+
+    A POSIX record lock (``lockf``) guards against other processes (CGI
+    requests, gunicorn workers).  Unlike ``flock``, it is not shared with a
+    child forked at that moment: with ``flock``, a Program 1 being spawned by
+    another thread kept a copy of the lock until its ``exec``, and the run's
+    owner got a spurious 409 on its next query.  POSIX locks belong to the
+    process, so threads are kept apart by a ``threading.Lock`` per run, taken
+    first: the file is only opened (and closed, which drops every POSIX lock
+    of the process on it) by the thread holding that.
+    """
+
+    _guard = threading.Lock()
+    _held: dict[str, threading.Lock] = {}
+
+    def __init__(self, path: str):
+        self.path = path
+        with RunLock._guard:
+            self.local = RunLock._held.setdefault(path, threading.Lock())
+        self.fd = -1
+
+    def acquire(self) -> bool:
+        if not self.local.acquire(blocking=False):
+            return False
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            self.release()
+            return False
+
+    @classmethod
+    def forget(cls, path: str) -> None:
+        """Drop the in-process lock of a run whose folder is being deleted."""
+        with cls._guard:
+            cls._held.pop(path, None)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # drops the POSIX lock
+            self.fd = -1
+        if self.local.locked():
+            self.local.release()
+
+
 class RunSession:
     """One query on one run: holds the run's lock and its notes.
 
@@ -1123,18 +1219,15 @@ class RunSession:
         self.g, self.server, self.run, self.dir = gateway, server, run, run_dir
 
     def __enter__(self):
-        self.lock = open(os.path.join(self.dir, ".lock"), "a")
-        try:
-            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.lock.close()
-            raise Conflict("another query on this run is in progress", run=self.run) from None
+        self.lock = RunLock(os.path.join(self.dir, ".lock"))
+        if not self.lock.acquire():
+            raise Conflict("another query on this run is in progress", run=self.run)
         self.notes = read_notes(self.dir)
         if not self.notes:
-            self.lock.close()
+            self.lock.release()
             raise NotFound(f"no run {self.run!r}")
         if self.notes.get("phase") == "ended":
-            self.lock.close()
+            self.lock.release()
             raise NotFound(f"run {self.run!r} has ended ({self.notes.get('outcome', 'ended')})")
         self.log = self.g.log_name(self.server, self.run)
         self.watch = None  # opened before the first send, so every event of the answer is seen
@@ -1153,7 +1246,7 @@ class RunSession:
         finally:
             if self.watch is not None:
                 self.watch.close()
-            self.lock.close()
+            self.lock.release()
         return False
 
     # -- Program 1's files -------------------------------------------------
@@ -1218,6 +1311,7 @@ class RunSession:
             kill_strays(self.run)
         self.notes.update(phase="ended", outcome=outcome, ended=time.time())
         save_notes(self.dir, self.notes)
+        drop_live(self.g.runs, self.server.id, self.run)
         try:
             self.g.record(self.server, self.run, self.notes, outcome, self.score(), error)
         except Exception as exc:  # the scoreboard must never break a run's ending
@@ -1249,15 +1343,6 @@ class Reaper:
             for name in os.listdir(top) if os.path.isdir(top) else []:
                 if NAME_RE.match(name) and os.path.isdir(os.path.join(top, name)):
                     yield f"{sub}/{name}", os.path.join(top, name)
-
-    def active_runs(self) -> list[tuple[str, str]]:
-        """``(server id, run)`` for every run not yet ended."""
-        found = []
-        for sid, home in self.homes():
-            for run in os.listdir(home):
-                if RUN_RE.match(run) and read_notes(os.path.join(home, run)).get("phase", "new") != "ended":
-                    found.append((sid, run))
-        return found
 
     def reap(self, force: bool = False) -> int:
         """End idle runs and delete old ended ones; at most every REAP_EVERY s
@@ -1293,11 +1378,15 @@ class Reaper:
                 if notes.get("phase") == "ended":
                     if now - notes.get("used", 0) > self.KEEP_ENDED:
                         shutil.rmtree(run_dir, ignore_errors=True)
+                        RunLock.forget(os.path.join(run_dir, ".lock"))
                     continue
-                if server and now - notes.get("used", now) > idle:
+                dead = notes.get("pid") and not server.shared and not process_alive(notes["pid"], notes.get("start")) \
+                    if server else False
+                if server and (dead or now - notes.get("used", now) > idle):
+                    # idle, or Program 1 died while nobody was asking (a gateway killed and restarted)
                     try:
                         with RunSession(self.g, server, run, run_dir) as r:
-                            r.finish("reaped")
+                            r.finish("crashed" if dead else "reaped", "Program 1 had exited" if dead else None)
                         ended += 1
                     except GatewayError:
                         live += 1
@@ -1305,6 +1394,10 @@ class Reaper:
                     live += 1
             if server and server.shared and not live:
                 self.stop_shared(server)
+        for sid, run, _ in list_live(self.g.runs):  # entries of runs gone or ended (a gateway killed mid-way)
+            run_dir = os.path.join(self.g.runs, sid, run)
+            if not os.path.isdir(run_dir) or read_notes(run_dir).get("phase") == "ended":
+                drop_live(self.g.runs, sid, run)
         return ended
 
     def stop_shared(self, server: Server) -> None:
@@ -1392,7 +1485,8 @@ class Gateway:
         return self.reaper.reap(force)
 
     def active_runs(self) -> list[tuple[str, str]]:
-        return self.reaper.active_runs()
+        """``(server id, run)`` of every run not yet ended."""
+        return [(sid, run) for sid, run, _ in list_live(self.runs)]
 
     def shutdown(self) -> None:
         """End every active run and shared process (``wwm serve`` and local clients on exit)."""
@@ -1435,10 +1529,14 @@ class Gateway:
         }
         return Outcome("Describe", server.id, fields=fields)
 
-    def start_run(self, server: Server, seed: str | None = None, minds: str | None = None) -> Outcome:
-        """Start a run.  ``minds``: who plays this World, for the scoreboard only."""
-        if seed is not None and not re.fullmatch(r"-?\d{1,18}", seed):
-            raise BadRequest("seed must be an integer")
+    def start_run(self, server: Server, seed: str | None = None, minds: str | None = None,
+                  client: str = "") -> Outcome:
+        """Start a run.  ``minds``: who plays this World, for the scoreboard only;
+        ``client``: who asks (an address), held to ``max_runs_per_client``."""
+        if seed is not None:
+            if not SEED_RE.match(seed.strip()):
+                raise BadRequest("seed must be an integer (ASCII digits)")
+            seed = str(int(seed))
         build_server(server, self.runs)
         run = new_run_id()
         run_dir = self.run_dir(server, run)
@@ -1447,14 +1545,18 @@ class Gateway:
             fcntl.flock(lock, fcntl.LOCK_EX)  # count and claim a slot in one step
             if read_small(os.path.join(self.home(server), ".server")) != server.path:
                 write_atomic(os.path.join(self.home(server), ".server"), server.path)
-            active = self.active_runs()
-            if sum(1 for s, _ in active if s == server.id) >= server.limits["max_runs"]:
+            live = list_live(self.runs)
+            mine = server.limits["max_runs_per_client"]
+            if client and sum(1 for s, _, c in live if s == server.id and c == client) >= mine:
+                raise TooManyRequests(f"you already have {mine} runs of {server.name!r}; end one or try later")
+            if sum(1 for s, _, _ in live if s == server.id) >= server.limits["max_runs"]:
                 raise TooManyRuns(f"server {server.name!r} already has {server.limits['max_runs']} runs; try later")
-            if len(active) >= self.max_runs:
+            if len(live) >= self.max_runs:
                 raise TooManyRuns(f"the gateway already has {self.max_runs} runs; try later")
-            os.makedirs(run_dir, mode=0o755)  # a folder without notes counts as active
+            os.makedirs(run_dir, mode=0o755)
+            claim_live(self.runs, server.id, run, client)
         notes = {"server": server.name, "kind": server.kind, "created": time.time(),
-                 "phase": "new", "steps": 0, "seed": seed or "1"}
+                 "phase": "new", "steps": 0, "seed": seed or "1", "client": client}
         env = {"WWM_RUN_ID": run, "WWM_SEED": seed or "1",
                "WWM_INSTANCES": "shared" if server.shared else "per-run"}
         try:
@@ -1465,6 +1567,7 @@ class Gateway:
                 notes["pid"], notes["start"] = start_process(server, run_dir, env)
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started holds no slot
+            drop_live(self.runs, server.id, run)
             raise
         if minds is not None:
             notes["minds"] = minds[:2000]
@@ -1576,7 +1679,7 @@ class Gateway:
 # query -> (the role it needs, or None for any server; Gateway method; its parameters)
 QUERY_TABLE = {
     "Describe": (None, "describe", ()),
-    "StartRun": (None, "start_run", ("seed", "minds")),
+    "StartRun": (None, "start_run", ("seed", "minds", "client")),
     "EndRun": (None, "end_run", ("run",)),
     "GetState": ("world", "get_state", ("run",)),
     "ExecuteAction": ("world", "execute_action", ("run", "action")),
@@ -1611,12 +1714,12 @@ class Request:
     ``server`` is the path naming the server (``worlds/NAME``), "" for the index.
     """
 
-    __slots__ = ("method", "server", "query_string", "body", "content_type")
+    __slots__ = ("method", "server", "query_string", "body", "content_type", "client")
 
     def __init__(self, method: str, server: str, query_string: str = "", body: bytes = b"",
-                 content_type: str = ""):
+                 content_type: str = "", client: str = ""):
         self.method, self.server, self.query_string = method, server, query_string
-        self.body, self.content_type = body, content_type
+        self.body, self.content_type, self.client = body, content_type, client
 
 
 class Response:
@@ -1674,12 +1777,20 @@ def handle(req: Request, gateway: Gateway) -> Response:
             raise MethodNotAllowed(f"method {req.method} is not allowed; use GET or POST")
         if len(req.body) > MAX_BODY:
             raise TooLarge(f"request body is larger than {MAX_BODY} bytes")
+        for part in (req.server, req.query_string):
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError:  # CGI hands undecodable bytes over as surrogates
+                raise BadRequest("the URL is not UTF-8 text") from None
         params = request_params(req)
         fmt = params.get("format") or "xml"
         if fmt not in FORMATS:
             fmt = "xml"
             raise BadRequest(f"unknown format {params.get('format')!r}; use xml, text or json")
         query, run = params.get("query", ""), params.get("run")
+        if req.method == "HEAD" and query not in ("Describe", ""):
+            raise MethodNotAllowed(f"HEAD answers Describe only; {query[:40]} needs GET or POST")
+        params["client"] = req.client  # who asks comes from the connection, never from a parameter
         gateway.reap()  # at most every REAP_EVERY s: idle runs end without a daemon
         if not req.server:
             return _index(gateway, fmt)
@@ -1718,6 +1829,26 @@ REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not All
            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
+def client_of(environ) -> str:
+    """The client's address: REMOTE_ADDR, or behind a reverse proxy the header the
+    operator names in WWM_CLIENT_HEADER (e.g. ``X-Real-IP``), which that proxy sets."""
+    header = os.environ.get("WWM_CLIENT_HEADER", "")
+    if header:
+        value = environ.get("HTTP_" + header.upper().replace("-", "_"), "")
+        if value:
+            return value.split(",")[-1].strip()[:64]  # the proxy appends the address it saw last
+    return environ.get("REMOTE_ADDR", "")[:64]
+
+
+def _wsgi_str(value: str) -> str:
+    """A WSGI environ string (bytes as latin-1, PEP 3333) as CGI hands it over:
+    UTF-8, with undecodable bytes as surrogates, which ``handle`` refuses."""
+    try:
+        return value.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a server that already decoded it
+        return value
+
+
 class App:
     """The gateway as a WSGI application; ``PATH_INFO`` names the server."""
 
@@ -1742,9 +1873,9 @@ class App:
         if length > MAX_BODY:
             body = b"\0" * (MAX_BODY + 1)  # handle() answers 413 without parsing it
         return Request(method=environ.get("REQUEST_METHOD", "GET").upper(),
-                       server=environ.get("PATH_INFO", "").strip("/"),
-                       query_string=environ.get("QUERY_STRING", ""), body=body,
-                       content_type=environ.get("CONTENT_TYPE", ""))
+                       server=_wsgi_str(environ.get("PATH_INFO", "")).strip("/"),
+                       query_string=_wsgi_str(environ.get("QUERY_STRING", "")), body=body,
+                       content_type=environ.get("CONTENT_TYPE", ""), client=client_of(environ))
 
 
 # ---------------------------------------------------------------------------

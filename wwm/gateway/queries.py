@@ -10,10 +10,10 @@ import time
 
 from wwm.gateway.processes import build_server, process_alive, start_process, stop_process
 from wwm.gateway.reaper import Reaper
-from wwm.gateway.runs import RunSession, new_run_id, save_notes
+from wwm.gateway.runs import RunSession, claim_live, drop_live, list_live, new_run_id, save_notes
 from wwm.gateway.scoreboard import Scoreboard
-from wwm.protocol.envelope import MIND_QUERIES, QUERIES, RUN_RE, WORLD_QUERIES, Outcome, check_payload
-from wwm.protocol.errors import BadRequest, Conflict, NotFound, TooManyRuns
+from wwm.protocol.envelope import MIND_QUERIES, QUERIES, RUN_RE, SEED_RE, WORLD_QUERIES, Outcome, check_payload
+from wwm.protocol.errors import BadRequest, Conflict, NotFound, TooManyRequests, TooManyRuns
 from wwm.protocol.files import read_json, read_small, unlink_quiet, wait_for, write_atomic
 from wwm.protocol.manifest import Server
 
@@ -40,7 +40,8 @@ class Gateway:
         return self.reaper.reap(force)
 
     def active_runs(self) -> list[tuple[str, str]]:
-        return self.reaper.active_runs()
+        """``(server id, run)`` of every run not yet ended."""
+        return [(sid, run) for sid, run, _ in list_live(self.runs)]
 
     def shutdown(self) -> None:
         """End every active run and shared process (``wwm serve`` and local clients on exit)."""
@@ -83,10 +84,14 @@ class Gateway:
         }
         return Outcome("Describe", server.id, fields=fields)
 
-    def start_run(self, server: Server, seed: str | None = None, minds: str | None = None) -> Outcome:
-        """Start a run.  ``minds``: who plays this World, for the scoreboard only."""
-        if seed is not None and not re.fullmatch(r"-?\d{1,18}", seed):
-            raise BadRequest("seed must be an integer")
+    def start_run(self, server: Server, seed: str | None = None, minds: str | None = None,
+                  client: str = "") -> Outcome:
+        """Start a run.  ``minds``: who plays this World, for the scoreboard only;
+        ``client``: who asks (an address), held to ``max_runs_per_client``."""
+        if seed is not None:
+            if not SEED_RE.match(seed.strip()):
+                raise BadRequest("seed must be an integer (ASCII digits)")
+            seed = str(int(seed))
         build_server(server, self.runs)
         run = new_run_id()
         run_dir = self.run_dir(server, run)
@@ -95,14 +100,18 @@ class Gateway:
             fcntl.flock(lock, fcntl.LOCK_EX)  # count and claim a slot in one step
             if read_small(os.path.join(self.home(server), ".server")) != server.path:
                 write_atomic(os.path.join(self.home(server), ".server"), server.path)
-            active = self.active_runs()
-            if sum(1 for s, _ in active if s == server.id) >= server.limits["max_runs"]:
+            live = list_live(self.runs)
+            mine = server.limits["max_runs_per_client"]
+            if client and sum(1 for s, _, c in live if s == server.id and c == client) >= mine:
+                raise TooManyRequests(f"you already have {mine} runs of {server.name!r}; end one or try later")
+            if sum(1 for s, _, _ in live if s == server.id) >= server.limits["max_runs"]:
                 raise TooManyRuns(f"server {server.name!r} already has {server.limits['max_runs']} runs; try later")
-            if len(active) >= self.max_runs:
+            if len(live) >= self.max_runs:
                 raise TooManyRuns(f"the gateway already has {self.max_runs} runs; try later")
-            os.makedirs(run_dir, mode=0o755)  # a folder without notes counts as active
+            os.makedirs(run_dir, mode=0o755)
+            claim_live(self.runs, server.id, run, client)
         notes = {"server": server.name, "kind": server.kind, "created": time.time(),
-                 "phase": "new", "steps": 0, "seed": seed or "1"}
+                 "phase": "new", "steps": 0, "seed": seed or "1", "client": client}
         env = {"WWM_RUN_ID": run, "WWM_SEED": seed or "1",
                "WWM_INSTANCES": "shared" if server.shared else "per-run"}
         try:
@@ -113,6 +122,7 @@ class Gateway:
                 notes["pid"], notes["start"] = start_process(server, run_dir, env)
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started holds no slot
+            drop_live(self.runs, server.id, run)
             raise
         if minds is not None:
             notes["minds"] = minds[:2000]
@@ -224,7 +234,7 @@ class Gateway:
 # query -> (the role it needs, or None for any server; Gateway method; its parameters)
 QUERY_TABLE = {
     "Describe": (None, "describe", ()),
-    "StartRun": (None, "start_run", ("seed", "minds")),
+    "StartRun": (None, "start_run", ("seed", "minds", "client")),
     "EndRun": (None, "end_run", ("run",)),
     "GetState": ("world", "get_state", ("run",)),
     "ExecuteAction": ("world", "execute_action", ("run", "action")),

@@ -14,7 +14,8 @@ DEFAULT_LIMITS = {
     "start_timeout": 30.0,  # seconds for a World's first state (models load slowly)
     "max_payload": 65536,   # bytes per state or action
     "max_log": 10 << 20,    # bytes of log before the run is ended
-    "max_runs": 16,         # concurrent runs of this server
+    "max_runs": 64,         # concurrent runs of this server
+    "max_runs_per_client": 16,  # of those, held by one client address (429 beyond)
     "idle": 600.0,          # seconds without a query before a run is reaped
     "grace": 2.0,           # seconds between `stop` and SIGTERM (and SIGTERM and SIGKILL)
 }
