@@ -88,8 +88,12 @@ class HTTPTransport:
                 if attempt or query not in IDEMPOTENT or not isinstance(
                         exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)):
                     raise ConnectionFailed(f"{query}: {exc}", url=self.url) from None
+        ctype = resp.getheader("Content-Type", "")
+        if not ctype.split(";")[0].strip().lower().endswith(("/json", "/xml")):
+            raise BadResponse(f"{query}: HTTP {resp.status} {ctype or 'without a Content-Type'}: "
+                              "this URL is not a wwm gateway", url=self.url)
         try:
-            doc = parse_response(data, resp.getheader("Content-Type", ""))
+            doc = parse_response(data, ctype)
         except (ValueError, GatewayError) as exc:
             raise BadResponse(f"{query}: HTTP {resp.status}, not a wwm response: {exc}", url=self.url) from None
         if resp.status != 200 or doc.get("status") == "error":
