@@ -166,6 +166,12 @@ class Server:
         return "world" if self.kind == "world" else "mind"
 
     @property
+    def params(self) -> dict:
+        """The run parameters a client may set at StartRun (``[params]``: name = default)."""
+        table = self.manifest.get("params") or {}
+        return {k: v for k, v in table.items() if isinstance(v, (str, int, float, bool)) and NAME_RE.match(k)}
+
+    @property
     def shared(self) -> bool:
         return self.manifest.get("instances", "per-run") == "shared"
 
@@ -1527,12 +1533,17 @@ class Gateway:
             "formats": " ".join(m.get("formats", ["text"])), "instances": m.get("instances", "per-run"),
             "queries": " ".join(queries),
         }
+        if server.params:
+            fields["params"] = " ".join(f"{k}={_show(v)}" for k, v in server.params.items())
         return Outcome("Describe", server.id, fields=fields)
 
     def start_run(self, server: Server, seed: str | None = None, minds: str | None = None,
-                  client: str = "") -> Outcome:
+                  client: str = "", params: dict | None = None) -> Outcome:
         """Start a run.  ``minds``: who plays this World, for the scoreboard only;
-        ``client``: who asks (an address), held to ``max_runs_per_client``."""
+        ``client``: who asks (an address), held to ``max_runs_per_client``;
+        ``params``: values for parameters the manifest declares, written to the
+        run's ``params`` file before Program 1 starts."""
+        chosen = run_params(server, params or {})
         if seed is not None:
             if not SEED_RE.match(seed.strip()):
                 raise BadRequest("seed must be an integer (ASCII digits)")
@@ -1560,6 +1571,9 @@ class Gateway:
         env = {"WWM_RUN_ID": run, "WWM_SEED": seed or "1",
                "WWM_INSTANCES": "shared" if server.shared else "per-run"}
         try:
+            if chosen:
+                write_atomic(os.path.join(run_dir, "params"), "".join(f"{k}={v}\n" for k, v in chosen.items()))
+                notes["params"] = chosen
             if server.shared:
                 notes["pid"], notes["start"] = self._shared_process(server, env)
             else:
@@ -1676,10 +1690,46 @@ class Gateway:
             return Outcome("GetAction", server.id, run, {"action": action})
 
 
+def _show(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def run_params(server: Server, given: dict) -> dict:
+    """The values of a StartRun's ``param.NAME`` parameters, checked against the
+    manifest's ``[params]`` (name known, value of the default's type); ``{}`` if none."""
+    chosen = {}
+    for name, raw in given.items():
+        if name not in server.params:
+            known = ", ".join(server.params) or "none"
+            raise BadRequest(f"{server.name!r} has no parameter {name[:40]!r} (it has: {known})")
+        default, raw = server.params[name], raw.strip()
+        try:
+            if isinstance(default, bool):
+                if raw.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                value = raw.lower() in ("true", "1")
+            elif isinstance(default, int):
+                if not raw.isascii():  # int() would take Arabic-Indic digits
+                    raise ValueError
+                value = int(raw)
+            elif isinstance(default, float):
+                value = float(raw)
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ValueError
+            else:
+                value = raw
+                if len(value) > 200 or "\n" in value or "\r" in value:
+                    raise ValueError
+        except ValueError:
+            raise BadRequest(f"parameter {name!r} must be a {type(default).__name__} like {_show(default)!r}") from None
+        chosen[name] = _show(value)
+    return chosen
+
+
 # query -> (the role it needs, or None for any server; Gateway method; its parameters)
 QUERY_TABLE = {
     "Describe": (None, "describe", ()),
-    "StartRun": (None, "start_run", ("seed", "minds", "client")),
+    "StartRun": (None, "start_run", ("seed", "minds", "client", "params")),
     "EndRun": (None, "end_run", ("run",)),
     "GetState": ("world", "get_state", ("run",)),
     "ExecuteAction": ("world", "execute_action", ("run", "action")),
@@ -1698,6 +1748,8 @@ def dispatch(gateway: Gateway, server: Server, query: str, params: dict) -> Outc
     role, method, names = entry
     if role and server.role != role:
         raise BadRequest(f"{query} is a {role} query and {server.name!r} is a {server.kind}")
+    if "params" in names:  # param.NAME=value: a World's own parameters for this run
+        params = dict(params, params={k[6:]: v for k, v in params.items() if k.startswith("param.")})
     return getattr(gateway, method)(server, *(params.get(n) for n in names))
 
 

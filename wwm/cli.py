@@ -29,9 +29,11 @@ def cli():
 @click.option("--seed", type=int, default=None, help="Seed passed to StartRun of the World and the Minds.")
 @click.option("--transcript", type=click.File("w"), default=None, help="Write one JSON line per step here.")
 @click.option("--quiet", is_flag=True, help="No progress line, only the final JSON.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A run parameter the World declares (see `wwm describe WORLD`); repeatable.")
 @click.option("--society", "society", type=click.Path(exists=True), default=None,
               help="A society file (SOML XML) or society folder, played as one more Mind.")
-def run_command(world, minds, steps, seed, transcript, quiet, society):
+def run_command(world, minds, steps, seed, transcript, quiet, society, params):
     """Run MINDS in WORLD; each is a URL (http://host/wwm/NAME) or a server folder.
 
     Prints progress, then one JSON line: world, mind, steps, score, seconds.
@@ -51,10 +53,13 @@ def run_command(world, minds, steps, seed, transcript, quiet, society):
         labels.append(os.path.abspath(society))
     if not minds:
         raise click.UsageError("give at least one Mind after the World (or --society FILE)")
+    if any("=" not in p for p in params):
+        raise click.UsageError("--param takes NAME=VALUE")
+    chosen = dict(p.split("=", 1) for p in params)
     rec = None
     try:
         with ClientRecorder(world, labels) as rec:
-            result = run_episode(world, minds, steps=steps, seed=seed, transcript=transcript,
+            result = run_episode(world, minds, steps=steps, seed=seed, transcript=transcript, params=chosen,
                                  progress=rec.progress(None if quiet else terminal_progress()))
             rec.finish(result)
     except (WWMError, ValueError) as exc:

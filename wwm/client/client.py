@@ -165,9 +165,12 @@ class Server:
                               if k not in ("status", "code", "run", "query", "server")}
         return self._describe
 
-    def start_run(self, seed: int | str | None = None, minds: str | None = None) -> "Run":
-        """Start a run.  ``minds`` names who plays (a World's scoreboard shows it)."""
-        doc = self.transport.call("StartRun", seed=None if seed is None else str(seed), minds=minds)
+    def start_run(self, seed: int | str | None = None, minds: str | None = None,
+                  params: dict | None = None) -> "Run":
+        """Start a run.  ``minds`` names who plays (a World's scoreboard shows it);
+        ``params`` sets parameters the World declares (``describe()["params"]``)."""
+        extra = {f"param.{k}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
+        doc = self.transport.call("StartRun", seed=None if seed is None else str(seed), minds=minds, **extra)
         return Run(self, doc["run"])
 
     def close(self) -> None:

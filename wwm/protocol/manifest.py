@@ -48,6 +48,12 @@ class Server:
         return "world" if self.kind == "world" else "mind"
 
     @property
+    def params(self) -> dict:
+        """The run parameters a client may set at StartRun (``[params]``: name = default)."""
+        table = self.manifest.get("params") or {}
+        return {k: v for k, v in table.items() if isinstance(v, (str, int, float, bool)) and NAME_RE.match(k)}
+
+    @property
     def shared(self) -> bool:
         return self.manifest.get("instances", "per-run") == "shared"
 
