@@ -10,6 +10,7 @@ GENERATED from the wwm package (wwm/protocol, wwm/gateway) by
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -82,6 +83,12 @@ class TooManyRequests(GatewayError):
     retry_after = 30
 
 
+class InsufficientStorage(GatewayError):
+    """The gateway's disk (RUNS) is full: nothing new can be written."""
+    code = 507
+    retry_after = 60
+
+
 class ProtocolError(GatewayError):
     """Program 1 crashed, wrote garbage, wrote non-atomically or flooded its log."""
     code = 502
@@ -109,7 +116,8 @@ class BadResponse(ClientError):
 
 
 _BY_CODE = {cls.code: cls for cls in (BadRequest, NotFound, MethodNotAllowed, Conflict, TooLarge,
-                                      TooManyRequests, TooManyRuns, ProtocolError, ProgramTimeout)}
+                                      TooManyRequests, TooManyRuns, InsufficientStorage, ProtocolError,
+                                      ProgramTimeout)}
 
 
 def error_for_code(code: int, message: str, run: str | None = None) -> GatewayError:
@@ -136,6 +144,11 @@ DEFAULT_LIMITS = {
     "max_runs_per_client": 16,  # of those, held by one client address (429 beyond)
     "idle": 600.0,          # seconds without a query before a run is reaped
     "grace": 2.0,           # seconds between `stop` and SIGTERM (and SIGTERM and SIGKILL)
+    # resource limits of Program 1 and its children (0: none)
+    "cpu_seconds": 3600,    # CPU time of one process
+    "memory_mb": 16384,     # address space (virtual: a torch Program 1 reserves several GiB)
+    "open_files": 1024,
+    "processes": 4096,      # processes of the user Program 1 runs as (a fork bomb stops here)
 }
 
 
@@ -288,8 +301,11 @@ def write_atomic(path: str, data: bytes | str) -> None:
     try:
         while data:
             data = data[os.write(fd, data):]
-    finally:
+    except BaseException:
         os.close(fd)
+        unlink_quiet(tmp)  # a full disk leaves no half file behind
+        raise
+    os.close(fd)
     unlink_quiet(path)
     os.rename(tmp, path)
 
@@ -620,7 +636,7 @@ def parse_with_spans(data: bytes | str, what: str = "XML", spans: tuple = (), sp
 
 VERSION = "1"
 QUERIES = ("Describe", "StartRun", "EndRun", "GetState", "ExecuteAction",
-           "GetScore", "HereIsState", "GetAction")
+           "GetScore", "HereIsState", "GetAction", "GetLog")
 WORLD_QUERIES = ("GetState", "ExecuteAction", "GetScore")
 MIND_QUERIES = ("HereIsState", "GetAction")
 FORMATS = ("xml", "text", "json")
@@ -930,12 +946,26 @@ def process_alive(pid: int, start: str | None) -> bool:
     return pid > 0 and _proc_start_time(pid) == start
 
 
-def resolve_command(server: Server) -> list[str]:
-    """The argv of a server's command: ``./x`` lives in the server folder."""
+def build_dir(server: Server, runs: str) -> str:
+    """Where a server's ``build`` runs and its output lives: under RUNS, never in
+    the server folder (which the web server may not write, and we promise not to)."""
+    return os.path.join(runs, ".builds", server.folder, server.name)
+
+
+def resolve_command(server: Server, runs: str | None = None) -> list[str]:
+    """The argv of a server's command: ``./x`` lives in the server folder, except
+    the build's output (``build_creates``), which lives in the build folder."""
     argv = shlex.split(server.manifest["command"])
     if argv and argv[0] in ("python3", "python"):
         argv[0] = sys.executable or argv[0]
-    return [os.path.join(server.path, a[2:]) if a.startswith("./") else a for a in argv]
+    built = server.manifest.get("build_creates") if runs and server.manifest.get("build") else None
+
+    def where(arg: str) -> str:
+        if not arg.startswith("./"):
+            return arg
+        return os.path.join(build_dir(server, runs) if arg[2:] == built else server.path, arg[2:])
+
+    return [where(a) for a in argv]
 
 
 def _package_parent() -> str | None:
@@ -947,12 +977,14 @@ def _package_parent() -> str | None:
 
 
 def build_server(server: Server, runs: str) -> None:
-    """Run the manifest's ``build`` command when its output is missing or stale."""
+    """Run the manifest's ``build`` command, in a copy of the server folder under
+    RUNS, when its output is missing or older than a source."""
     build = server.manifest.get("build")
     creates = server.manifest.get("build_creates")
     if not build or not creates:
         return
-    target = os.path.join(server.path, creates)
+    where = build_dir(server, runs)
+    target = os.path.join(where, creates)
 
     def stale() -> bool:
         try:
@@ -969,20 +1001,59 @@ def build_server(server: Server, runs: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stale():  # another process built it while we waited
             return
+        import shutil
         import subprocess
 
-        proc = subprocess.run(shlex.split(build), cwd=server.path, capture_output=True, timeout=120)
+        shutil.copytree(server.path, where, dirs_exist_ok=True,
+                        ignore=lambda _dir, names: [n for n in names if n == creates or n.startswith(".")])
+        proc = subprocess.run(shlex.split(build), cwd=where, capture_output=True, timeout=120)
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).decode("utf-8", "replace")[-2000:]
             raise GatewayError(f"server {server.name!r}: build failed: {detail}")
 
 
-def start_process(server: Server, cwd: str, env_extra: dict[str, str]) -> tuple[int, str]:
+# [limits] keys for Program 1's resource limits (setrlimit), on by default:
+# a runaway Program 1 is stopped by the kernel, not by the operator.
+RLIMITS = {"cpu_seconds": "RLIMIT_CPU", "memory_mb": "RLIMIT_AS", "open_files": "RLIMIT_NOFILE",
+           "processes": "RLIMIT_NPROC"}
+
+
+def _set_limits(pid: int, limits: dict, shared: bool) -> None:
+    """Apply the run's resource limits to Program 1 (and so to its children).
+
+    Set from the gateway just after the start (subprocess has no rlimit option
+    and preexec_fn is unsafe in a threaded server): the few instructions before
+    are Program 1's start-up, not its work."""
+    import resource
+
+    for key, name in RLIMITS.items():
+        if key == "cpu_seconds" and shared:
+            continue  # one process serves every run for as long as the gateway lives
+        value = int(limits.get(key) or 0)
+        if value <= 0:
+            continue
+        value = value << 20 if key == "memory_mb" else value
+        try:
+            _soft, hard = resource.prlimit(pid, getattr(resource, name))
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)
+            resource.prlimit(pid, getattr(resource, name), (value, value))
+        except (OSError, ValueError):
+            pass  # exited already, or a limit this system refuses: the others still hold
+
+
+def start_process(server: Server, cwd: str, env_extra: dict[str, str], runs: str | None = None,
+                  refuse_root: bool = False) -> tuple[int, str]:
     """Start Program 1 detached in its own session; return ``(pid, start_time)``.
 
     Its stdout and stderr go to ``cwd/log``.  It never sees the request's
     environment: only a few variables are passed, plus the ``WWM_*`` ones.
+    A web gateway (``refuse_root``) never starts Program 1 as root unless
+    WWM_ALLOW_ROOT=1: code reached from the web must not run with every right.
     """
+    if refuse_root and os.geteuid() == 0 and os.environ.get("WWM_ALLOW_ROOT") != "1":
+        raise GatewayError("the gateway runs as root and will not start Program 1 as root: run the web "
+                           "server's CGI or wwm serve as an unprivileged user (or set WWM_ALLOW_ROOT=1)")
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     parent = _package_parent()
@@ -990,17 +1061,20 @@ def start_process(server: Server, cwd: str, env_extra: dict[str, str]) -> tuple[
     if extra_path:
         env["PYTHONPATH"] = os.pathsep.join(extra_path + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONUNBUFFERED"] = "1"
+    if runs:  # Python bytecode goes under RUNS too, not into the server folder or a checkout
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(runs, ".pycache")
     env["WWM_SERVER_DIR"] = server.path
     env.update(env_extra)
     import subprocess  # deferred, like every import only some queries need
 
     with open(os.path.join(cwd, "log"), "ab") as log:
         try:
-            proc = subprocess.Popen(resolve_command(server), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(resolve_command(server, runs), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, close_fds=True,
                                     start_new_session=True)
         except OSError as exc:
             raise ProtocolError(f"server {server.name!r}: cannot start its command: {exc.strerror}") from None
+    _set_limits(proc.pid, server.limits, server.shared)
     _reap_children()
     _children[proc.pid] = proc
     start = _proc_start_time(proc.pid) or ""
@@ -1236,6 +1310,7 @@ class RunSession:
             self.lock.release()
             raise NotFound(f"run {self.run!r} has ended ({self.notes.get('outcome', 'ended')})")
         self.log = self.g.log_name(self.server, self.run)
+        self.before = dict(self.notes)
         self.watch = None  # opened before the first send, so every event of the answer is seen
         return self
 
@@ -1248,7 +1323,14 @@ class RunSession:
                 exc.args = (exc.message,)
                 exc.run = self.run
             elif self.notes.get("phase") != "ended":
-                save_notes(self.dir, self.notes)
+                try:
+                    save_notes(self.dir, self.notes)
+                except OSError as err:
+                    # A full disk: a query that changed nothing (GetScore) still answers.
+                    changed = {k: v for k, v in self.notes.items() if k != "used"} != \
+                        {k: v for k, v in self.before.items() if k != "used"}
+                    if err.errno not in (errno.ENOSPC, errno.EDQUOT) or changed:
+                        raise
         finally:
             if self.watch is not None:
                 self.watch.close()
@@ -1310,16 +1392,30 @@ class RunSession:
         return (read_small(os.path.join(self.files, "score")) or "").strip()
 
     def finish(self, outcome: str, error: str | None = None) -> None:
-        """End the run: ``stop``, then signals; record it; mark it ended."""
-        write_atomic(os.path.join(self.files, "stop"), "")
+        """End the run: ``stop``, then signals; record it; mark it ended.
+
+        On a full disk the run still ends (signals need no space) and frees its
+        slot; its notes cannot be written, so its folder is removed instead."""
+        try:
+            write_atomic(os.path.join(self.files, "stop"), "")
+        except OSError:
+            pass  # a full disk: the signals below end Program 1 all the same
         if not self.server.shared:
             stop_process(self.notes.get("pid", 0), self.notes.get("start"), self.server.limits["grace"])
             kill_strays(self.run)
+        score = self.score()
         self.notes.update(phase="ended", outcome=outcome, ended=time.time())
-        save_notes(self.dir, self.notes)
         drop_live(self.g.runs, self.server.id, self.run)
         try:
-            self.g.record(self.server, self.run, self.notes, outcome, self.score(), error)
+            save_notes(self.dir, self.notes)
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            import shutil
+
+            shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.g.record(self.server, self.run, self.notes, outcome, score, error)
         except Exception as exc:  # the scoreboard must never break a run's ending
             sys.stderr.write(f"wwm gateway: scoreboard not updated: {exc!r}\n")
 
@@ -1480,7 +1576,10 @@ class Gateway:
 
     MAX_RUNS = 64          # concurrent runs, all servers together
 
-    def __init__(self, root: str, runs: str, *, max_runs: int | None = None):
+    def __init__(self, root: str, runs: str, *, max_runs: int | None = None, web: bool = True):
+        """``web``: a gateway that answers the network (refuses to start Program 1 as
+        root); a local client's gateway runs the user's own programs as the user."""
+        self.web = web
         self.root = os.path.abspath(root)
         self.runs = os.path.abspath(runs)
         self.max_runs = max_runs or int(os.environ.get("WWM_MAX_RUNS", self.MAX_RUNS))
@@ -1526,7 +1625,8 @@ class Gateway:
 
     def describe(self, server: Server) -> Outcome:
         m = server.manifest
-        queries = ("Describe", "StartRun", "EndRun") + (WORLD_QUERIES if server.role == "world" else MIND_QUERIES)
+        queries = ("Describe", "StartRun", "EndRun") + (WORLD_QUERIES if server.role == "world" else MIND_QUERIES) \
+            + ("GetLog",)
         fields = {
             "name": server.name, "kind": server.kind, "role": server.role,
             "description": str(m.get("description", "")), "author": str(m.get("author", "")),
@@ -1565,7 +1665,11 @@ class Gateway:
             if len(live) >= self.max_runs:
                 raise TooManyRuns(f"the gateway already has {self.max_runs} runs; try later")
             os.makedirs(run_dir, mode=0o755)
-            claim_live(self.runs, server.id, run, client)
+            try:
+                claim_live(self.runs, server.id, run, client)
+            except BaseException:
+                os.rmdir(run_dir)
+                raise
         notes = {"server": server.name, "kind": server.kind, "created": time.time(),
                  "phase": "new", "steps": 0, "seed": seed or "1", "client": client}
         env = {"WWM_RUN_ID": run, "WWM_SEED": seed or "1",
@@ -1578,15 +1682,23 @@ class Gateway:
                 notes["pid"], notes["start"] = self._shared_process(server, env)
             else:
                 env["WWM_RUN_DIR"] = run_dir
-                notes["pid"], notes["start"] = start_process(server, run_dir, env)
+                notes["pid"], notes["start"] = start_process(server, run_dir, env, self.runs, self.web)
+            if minds is not None:
+                notes["minds"] = minds[:2000]
+            save_notes(run_dir, notes)
         except BaseException:
-            shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started holds no slot
+            # a run that never fully started holds no slot and leaves no process (a full disk, say)
+            if notes.get("pid") and not server.shared:
+                stop_process(notes["pid"], notes["start"], 0)
+            shutil.rmtree(run_dir, ignore_errors=True)
             drop_live(self.runs, server.id, run)
             raise
-        if minds is not None:
-            notes["minds"] = minds[:2000]
-        save_notes(run_dir, notes)
-        self.record(server, run, notes, "running")
+        try:
+            self.record(server, run, notes, "running")
+        except Exception as exc:  # the scoreboard never blocks a run
+            import sys
+
+            sys.stderr.write(f"wwm gateway: scoreboard not updated: {exc!r}\n")
         return Outcome("StartRun", server.id, run, {"run": run})
 
     def record(self, server: Server, run: str, notes: dict, outcome: str, score: str = "",
@@ -1609,7 +1721,7 @@ class Gateway:
             unlink_quiet(os.path.join(home, "stop"))
             env = dict(env, WWM_RUN_DIR=home)
             env.pop("WWM_RUN_ID")
-            pid, start = start_process(server, home, env)
+            pid, start = start_process(server, home, env, self.runs, self.web)
             write_atomic(os.path.join(home, ".shared.json"), json.dumps({"pid": pid, "start": start}))
             return pid, start
 
@@ -1623,6 +1735,26 @@ class Gateway:
         write_atomic(os.path.join(run_dir, "stop"), "")
         if not server.shared:
             stop_process(notes.get("pid", 0), notes.get("start"), 0.5)
+
+    LOG_TAIL = 65536  # bytes of a log that GetLog returns
+
+    def get_log(self, server: Server, run: str | None) -> Outcome:
+        """The tail of a run's log (Program 1's stdout and stderr), for whoever holds
+        the run id (144 random bits), also for an hour after the run ended."""
+        if not run:
+            raise BadRequest("GetLog needs the run parameter")
+        run_dir = self.run_dir(server, run)
+        if not RUN_RE.match(run) or not os.path.isdir(run_dir):
+            raise NotFound(f"no run {run!r} on {server.name!r} (logs are kept an hour after a run ends)")
+        if server.shared:
+            raise BadRequest(f"the runs of {server.name!r} share one process and one log; ask its operator")
+        try:
+            with open(os.path.join(run_dir, "log"), "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - self.LOG_TAIL))
+                tail = f.read(self.LOG_TAIL)
+        except FileNotFoundError:
+            tail = b""
+        return Outcome("GetLog", server.id, run, {"log": tail.decode("utf-8", "replace")})
 
     def end_run(self, server: Server, run: str | None) -> Outcome:
         with self._open_run(server, run) as r:
@@ -1736,6 +1868,7 @@ QUERY_TABLE = {
     "GetScore": ("world", "get_score", ("run",)),
     "HereIsState": ("mind", "here_is_state", ("run", "state")),
     "GetAction": ("mind", "get_action", ("run", "state")),
+    "GetLog": (None, "get_log", ("run",)),
 }
 
 
@@ -1848,14 +1981,24 @@ def handle(req: Request, gateway: Gateway) -> Response:
             return _index(gateway, fmt)
         server = find_server(gateway.root, req.server, os.path.join(gateway.runs, ".manifests"))
         outcome = dispatch(gateway, server, query, params)
-        status, ctype, body, headers = render(outcome, fmt)
+        return Response(*render(outcome, fmt))
     except GatewayError as exc:
-        status, ctype, body, headers = render(None, fmt, error=exc, query=query, server=req.server, run=run)
-    except Exception as exc:  # a bug of ours: answer 500 without details
-        sys.stderr.write(f"wwm gateway: internal error: {exc!r}\n")
-        err = GatewayError("internal error in the gateway")
-        status, ctype, body, headers = render(None, fmt, error=err, query=query, server=req.server, run=run)
-    return Response(status, ctype, body, headers)
+        err = exc
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            err = InsufficientStorage("the gateway's disk is full: no run can start or step until space is "
+                                      "freed (EndRun, GetScore and GetLog still work)")
+        else:
+            err = _internal(exc)
+    except Exception as exc:
+        err = _internal(exc)
+    return Response(*render(None, fmt, error=err, query=query, server=req.server, run=run))
+
+
+def _internal(exc: BaseException) -> GatewayError:
+    """A bug of ours: logged for the operator, answered as a bare 500 without details."""
+    sys.stderr.write(f"wwm gateway: internal error: {exc!r}\n")
+    return GatewayError("internal error in the gateway")
 
 
 def _index(gateway: Gateway, fmt: str) -> Response:

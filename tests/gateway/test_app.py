@@ -133,3 +133,20 @@ def test_a_whole_run_through_the_app_with_byte_exact_xml(app):
     doc = q(query="ExecuteAction", run=run, action="50")
     assert isinstance(doc["done"], bool) and doc["score"]
     q(query="EndRun", run=run)
+
+
+def test_getlog_gives_the_run_holder_its_log_tail(app):
+    from urllib.parse import urlencode
+
+    def q(**params):
+        status, _, out = call_app(app, "GET", "worlds/hello-python", urlencode(dict(params, format="json")), "", b"")
+        return status, json.loads(out)
+
+    run = q(query="StartRun")[1]["run"]
+    q(query="GetState", run=run)
+    status, doc = q(query="GetLog", run=run)
+    assert status == 200 and isinstance(doc["log"], str)
+    q(query="EndRun", run=run)
+    assert q(query="GetLog", run=run)[0] == 200  # kept after the run ended
+    assert q(query="GetLog", run="B" * 24)[0] == 404
+    assert q(query="GetLog")[0] == 400

@@ -105,3 +105,62 @@ def test_a_gateway_killed_and_restarted_adopts_live_runs_and_ends_dead_ones(tmp_
         assert outcome(runs_dir, alive) == "ended"
     finally:
         stop_process(serve)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """RUNS on a 16 MiB tmpfs, so that the disk can really be filled."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_is_507_runs_still_end_and_it_recovers(tmp_path, small_disk):
+    from wwmtest import processes_under
+
+    root = tmp_path / "root"
+    copy_hello(root)
+    runs = small_disk / "runs"
+    gw = Gateway(str(root), str(runs))
+    app = App(gw)
+    try:
+        run = call(app, "StartRun")[2]["run"]
+        assert call(app, "GetState", run=run)[0] == 200
+        filler = fill(small_disk)
+        status, headers, doc = call(app, "StartRun")
+        assert status == 507 and "disk is full" in doc["error"] and headers["Retry-After"], doc
+        assert len(gw.active_runs()) == 1  # the refused start left nothing
+        status, _, doc = call(app, "ExecuteAction", run=run, action="50")
+        assert status in (502, 507), doc  # the action could not be written, or the World could not answer
+        status, _, _ = call(app, "GetScore", run=run)
+        assert status in (200, 404)  # still answered (404 once the failed step ended the run)
+        if status == 200:
+            assert call(app, "EndRun", run=run)[0] == 200
+        assert gw.active_runs() == [] and processes_under(str(runs)) == []  # nothing orphaned
+        filler.unlink()
+        status, _, doc = call(app, "StartRun")  # space again: no manual step needed
+        assert status == 200, doc
+        assert call(app, "GetState", run=doc["run"])[0] == 200
+        assert call(app, "EndRun", run=doc["run"])[0] == 200
+    finally:
+        gw.shutdown()

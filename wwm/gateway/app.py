@@ -3,6 +3,7 @@ gunicorn, a local client) goes through ``handle``, so all of them accept and
 refuse exactly the same requests, validated once, before any side effect."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -10,7 +11,7 @@ import urllib.parse
 
 from wwm.gateway.queries import Gateway, dispatch
 from wwm.protocol.envelope import FORMATS, VERSION, _element, parse_envelope, render
-from wwm.protocol.errors import BadRequest, GatewayError, MethodNotAllowed, TooLarge
+from wwm.protocol.errors import BadRequest, GatewayError, InsufficientStorage, MethodNotAllowed, TooLarge
 from wwm.protocol.manifest import find_server, list_servers
 
 MAX_BODY = 1 << 20  # bytes; payload limits per server are usually far lower
@@ -104,14 +105,24 @@ def handle(req: Request, gateway: Gateway) -> Response:
             return _index(gateway, fmt)
         server = find_server(gateway.root, req.server, os.path.join(gateway.runs, ".manifests"))
         outcome = dispatch(gateway, server, query, params)
-        status, ctype, body, headers = render(outcome, fmt)
+        return Response(*render(outcome, fmt))
     except GatewayError as exc:
-        status, ctype, body, headers = render(None, fmt, error=exc, query=query, server=req.server, run=run)
-    except Exception as exc:  # a bug of ours: answer 500 without details
-        sys.stderr.write(f"wwm gateway: internal error: {exc!r}\n")
-        err = GatewayError("internal error in the gateway")
-        status, ctype, body, headers = render(None, fmt, error=err, query=query, server=req.server, run=run)
-    return Response(status, ctype, body, headers)
+        err = exc
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            err = InsufficientStorage("the gateway's disk is full: no run can start or step until space is "
+                                      "freed (EndRun, GetScore and GetLog still work)")
+        else:
+            err = _internal(exc)
+    except Exception as exc:
+        err = _internal(exc)
+    return Response(*render(None, fmt, error=err, query=query, server=req.server, run=run))
+
+
+def _internal(exc: BaseException) -> GatewayError:
+    """A bug of ours: logged for the operator, answered as a bare 500 without details."""
+    sys.stderr.write(f"wwm gateway: internal error: {exc!r}\n")
+    return GatewayError("internal error in the gateway")
 
 
 def _index(gateway: Gateway, fmt: str) -> Response:

@@ -29,7 +29,10 @@ class Gateway:
 
     MAX_RUNS = 64          # concurrent runs, all servers together
 
-    def __init__(self, root: str, runs: str, *, max_runs: int | None = None):
+    def __init__(self, root: str, runs: str, *, max_runs: int | None = None, web: bool = True):
+        """``web``: a gateway that answers the network (refuses to start Program 1 as
+        root); a local client's gateway runs the user's own programs as the user."""
+        self.web = web
         self.root = os.path.abspath(root)
         self.runs = os.path.abspath(runs)
         self.max_runs = max_runs or int(os.environ.get("WWM_MAX_RUNS", self.MAX_RUNS))
@@ -75,7 +78,8 @@ class Gateway:
 
     def describe(self, server: Server) -> Outcome:
         m = server.manifest
-        queries = ("Describe", "StartRun", "EndRun") + (WORLD_QUERIES if server.role == "world" else MIND_QUERIES)
+        queries = ("Describe", "StartRun", "EndRun") + (WORLD_QUERIES if server.role == "world" else MIND_QUERIES) \
+            + ("GetLog",)
         fields = {
             "name": server.name, "kind": server.kind, "role": server.role,
             "description": str(m.get("description", "")), "author": str(m.get("author", "")),
@@ -114,7 +118,11 @@ class Gateway:
             if len(live) >= self.max_runs:
                 raise TooManyRuns(f"the gateway already has {self.max_runs} runs; try later")
             os.makedirs(run_dir, mode=0o755)
-            claim_live(self.runs, server.id, run, client)
+            try:
+                claim_live(self.runs, server.id, run, client)
+            except BaseException:
+                os.rmdir(run_dir)
+                raise
         notes = {"server": server.name, "kind": server.kind, "created": time.time(),
                  "phase": "new", "steps": 0, "seed": seed or "1", "client": client}
         env = {"WWM_RUN_ID": run, "WWM_SEED": seed or "1",
@@ -127,15 +135,23 @@ class Gateway:
                 notes["pid"], notes["start"] = self._shared_process(server, env)
             else:
                 env["WWM_RUN_DIR"] = run_dir
-                notes["pid"], notes["start"] = start_process(server, run_dir, env)
+                notes["pid"], notes["start"] = start_process(server, run_dir, env, self.runs, self.web)
+            if minds is not None:
+                notes["minds"] = minds[:2000]
+            save_notes(run_dir, notes)
         except BaseException:
-            shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started holds no slot
+            # a run that never fully started holds no slot and leaves no process (a full disk, say)
+            if notes.get("pid") and not server.shared:
+                stop_process(notes["pid"], notes["start"], 0)
+            shutil.rmtree(run_dir, ignore_errors=True)
             drop_live(self.runs, server.id, run)
             raise
-        if minds is not None:
-            notes["minds"] = minds[:2000]
-        save_notes(run_dir, notes)
-        self.record(server, run, notes, "running")
+        try:
+            self.record(server, run, notes, "running")
+        except Exception as exc:  # the scoreboard never blocks a run
+            import sys
+
+            sys.stderr.write(f"wwm gateway: scoreboard not updated: {exc!r}\n")
         return Outcome("StartRun", server.id, run, {"run": run})
 
     def record(self, server: Server, run: str, notes: dict, outcome: str, score: str = "",
@@ -158,7 +174,7 @@ class Gateway:
             unlink_quiet(os.path.join(home, "stop"))
             env = dict(env, WWM_RUN_DIR=home)
             env.pop("WWM_RUN_ID")
-            pid, start = start_process(server, home, env)
+            pid, start = start_process(server, home, env, self.runs, self.web)
             write_atomic(os.path.join(home, ".shared.json"), json.dumps({"pid": pid, "start": start}))
             return pid, start
 
@@ -172,6 +188,26 @@ class Gateway:
         write_atomic(os.path.join(run_dir, "stop"), "")
         if not server.shared:
             stop_process(notes.get("pid", 0), notes.get("start"), 0.5)
+
+    LOG_TAIL = 65536  # bytes of a log that GetLog returns
+
+    def get_log(self, server: Server, run: str | None) -> Outcome:
+        """The tail of a run's log (Program 1's stdout and stderr), for whoever holds
+        the run id (144 random bits), also for an hour after the run ended."""
+        if not run:
+            raise BadRequest("GetLog needs the run parameter")
+        run_dir = self.run_dir(server, run)
+        if not RUN_RE.match(run) or not os.path.isdir(run_dir):
+            raise NotFound(f"no run {run!r} on {server.name!r} (logs are kept an hour after a run ends)")
+        if server.shared:
+            raise BadRequest(f"the runs of {server.name!r} share one process and one log; ask its operator")
+        try:
+            with open(os.path.join(run_dir, "log"), "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - self.LOG_TAIL))
+                tail = f.read(self.LOG_TAIL)
+        except FileNotFoundError:
+            tail = b""
+        return Outcome("GetLog", server.id, run, {"log": tail.decode("utf-8", "replace")})
 
     def end_run(self, server: Server, run: str | None) -> Outcome:
         with self._open_run(server, run) as r:
@@ -285,6 +321,7 @@ QUERY_TABLE = {
     "GetScore": ("world", "get_score", ("run",)),
     "HereIsState": ("mind", "here_is_state", ("run", "state")),
     "GetAction": ("mind", "get_action", ("run", "state")),
+    "GetLog": (None, "get_log", ("run",)),
 }
 
 

@@ -6,6 +6,7 @@ state, timestamps).  A query holds the run's lock for its whole length.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -138,6 +139,7 @@ class RunSession:
             self.lock.release()
             raise NotFound(f"run {self.run!r} has ended ({self.notes.get('outcome', 'ended')})")
         self.log = self.g.log_name(self.server, self.run)
+        self.before = dict(self.notes)
         self.watch = None  # opened before the first send, so every event of the answer is seen
         return self
 
@@ -150,7 +152,14 @@ class RunSession:
                 exc.args = (exc.message,)
                 exc.run = self.run
             elif self.notes.get("phase") != "ended":
-                save_notes(self.dir, self.notes)
+                try:
+                    save_notes(self.dir, self.notes)
+                except OSError as err:
+                    # A full disk: a query that changed nothing (GetScore) still answers.
+                    changed = {k: v for k, v in self.notes.items() if k != "used"} != \
+                        {k: v for k, v in self.before.items() if k != "used"}
+                    if err.errno not in (errno.ENOSPC, errno.EDQUOT) or changed:
+                        raise
         finally:
             if self.watch is not None:
                 self.watch.close()
@@ -212,16 +221,30 @@ class RunSession:
         return (read_small(os.path.join(self.files, "score")) or "").strip()
 
     def finish(self, outcome: str, error: str | None = None) -> None:
-        """End the run: ``stop``, then signals; record it; mark it ended."""
-        write_atomic(os.path.join(self.files, "stop"), "")
+        """End the run: ``stop``, then signals; record it; mark it ended.
+
+        On a full disk the run still ends (signals need no space) and frees its
+        slot; its notes cannot be written, so its folder is removed instead."""
+        try:
+            write_atomic(os.path.join(self.files, "stop"), "")
+        except OSError:
+            pass  # a full disk: the signals below end Program 1 all the same
         if not self.server.shared:
             stop_process(self.notes.get("pid", 0), self.notes.get("start"), self.server.limits["grace"])
             kill_strays(self.run)
+        score = self.score()
         self.notes.update(phase="ended", outcome=outcome, ended=time.time())
-        save_notes(self.dir, self.notes)
         drop_live(self.g.runs, self.server.id, self.run)
         try:
-            self.g.record(self.server, self.run, self.notes, outcome, self.score(), error)
+            save_notes(self.dir, self.notes)
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            import shutil
+
+            shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.g.record(self.server, self.run, self.notes, outcome, score, error)
         except Exception as exc:  # the scoreboard must never break a run's ending
             sys.stderr.write(f"wwm gateway: scoreboard not updated: {exc!r}\n")
 

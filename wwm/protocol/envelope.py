@@ -13,7 +13,7 @@ from wwm.protocol.xmlsafe import parse_with_spans, parse_xml
 
 VERSION = "1"
 QUERIES = ("Describe", "StartRun", "EndRun", "GetState", "ExecuteAction",
-           "GetScore", "HereIsState", "GetAction")
+           "GetScore", "HereIsState", "GetAction", "GetLog")
 WORLD_QUERIES = ("GetState", "ExecuteAction", "GetScore")
 MIND_QUERIES = ("HereIsState", "GetAction")
 FORMATS = ("xml", "text", "json")

@@ -4,6 +4,7 @@
       GatewayError              a query failed; .code is its HTTP status
         BadRequest (400)  NotFound (404)  MethodNotAllowed (405)  Conflict (409)
         TooLarge (413)  TooManyRequests (429)  TooManyRuns (503)
+        InsufficientStorage (507)  the disk holding RUNS is full
         ProtocolError (502)     Program 1 crashed, wrote garbage, flooded its log
         ProgramTimeout (504)    Program 1 did not answer in time
       ClientError               talking to a gateway failed
@@ -70,6 +71,12 @@ class TooManyRequests(GatewayError):
     retry_after = 30
 
 
+class InsufficientStorage(GatewayError):
+    """The gateway's disk (RUNS) is full: nothing new can be written."""
+    code = 507
+    retry_after = 60
+
+
 class ProtocolError(GatewayError):
     """Program 1 crashed, wrote garbage, wrote non-atomically or flooded its log."""
     code = 502
@@ -97,7 +104,8 @@ class BadResponse(ClientError):
 
 
 _BY_CODE = {cls.code: cls for cls in (BadRequest, NotFound, MethodNotAllowed, Conflict, TooLarge,
-                                      TooManyRequests, TooManyRuns, ProtocolError, ProgramTimeout)}
+                                      TooManyRequests, TooManyRuns, InsufficientStorage, ProtocolError,
+                                      ProgramTimeout)}
 
 
 def error_for_code(code: int, message: str, run: str | None = None) -> GatewayError:

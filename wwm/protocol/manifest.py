@@ -18,6 +18,11 @@ DEFAULT_LIMITS = {
     "max_runs_per_client": 16,  # of those, held by one client address (429 beyond)
     "idle": 600.0,          # seconds without a query before a run is reaped
     "grace": 2.0,           # seconds between `stop` and SIGTERM (and SIGTERM and SIGKILL)
+    # resource limits of Program 1 and its children (0: none)
+    "cpu_seconds": 3600,    # CPU time of one process
+    "memory_mb": 16384,     # address space (virtual: a torch Program 1 reserves several GiB)
+    "open_files": 1024,
+    "processes": 4096,      # processes of the user Program 1 runs as (a fork bomb stops here)
 }
 
 
