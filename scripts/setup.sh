@@ -8,7 +8,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 # Debian packages: web servers for the CGI gateway, compilers and runtimes for the templates.
-PKGS="lighttpd apache2 inotify-tools gcc perl"
+PKGS="lighttpd apache2 nginx-light inotify-tools gcc perl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

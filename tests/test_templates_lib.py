@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from wwmtest import missing
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lib_driver import Program, RefWorld, play, ref_mind, ref_transcript  # noqa: E402
 
@@ -28,7 +30,7 @@ RUNTIME = {"python": "python3", "sh": "sh", "c": "cc", "perl": "perl", "js": "no
 
 def _need(lang: str) -> None:
     if lang != "ref" and shutil.which(RUNTIME[lang]) is None:
-        pytest.skip(f"{RUNTIME[lang]} is not installed")
+        missing(f"{RUNTIME[lang]} (scripts/setup.sh installs it)")
 
 
 def _world(lang, run_dir, seed):

@@ -20,13 +20,19 @@ from pathlib import Path
 import pytest
 
 from gwkit import REPO, HelloRef, kill_program1, wait_no_program1
+from wwmtest import missing
 
 CGI = REPO / "cgi-bin" / "wwm.py"
 PYTHON = "/usr/bin/python3"
 POISON = ("flask", "lxml", "wwm", "requests", "werkzeug", "click", "gunicorn", "tomli", "defusedxml",
           "sitecustomize", "usercustomize")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(PYTHON), reason="no /usr/bin/python3")
+
+
+@pytest.fixture(autouse=True)
+def system_python():
+    if not os.path.exists(PYTHON):
+        missing("/usr/bin/python3, the interpreter a web server runs CGI with")
 
 
 @pytest.fixture(scope="module")
