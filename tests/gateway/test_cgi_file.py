@@ -78,7 +78,7 @@ class CGIRun:
             "CONTENT_TYPE": ctype if body else "", "REMOTE_ADDR": "127.0.0.1",
             "HTTP_PROXY": "http://127.0.0.1:9/", "HTTP_HOST": "evil.example", "HTTP_COOKIE": "x=1",
             # the gateway's configuration
-            "WWM_ROOT": str(self.root), "WWM_RUNS": str(self.runs),
+            "WWM_ROOT": str(self.root), "WWM_RUNS": str(self.runs), "WWM_ALLOW_ROOT": "1",
             # tricks that must all be ignored under -I -S
             "PYTHONPATH": str(self.poison), "PYTHONSTARTUP": str(self.poison / "startup.py"),
             "PYTHONINSPECT": "1", "PYTHONHOME": str(self.poison), "PYTHONUSERBASE": str(self.poison),
