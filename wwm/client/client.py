@@ -261,10 +261,8 @@ def connect(target: str, *, runs: str | None = None, timeout: float = 60.0) -> S
     """A Server for a URL (``http://…/wwm/NAME``) or a local server folder."""
     if target.startswith(("http://", "https://")):
         return Server(HTTPTransport(target, timeout=timeout))
-    if target.endswith(".xml") and os.path.isfile(target):  # a society file plays as a Mind
-        from wwm.society.soml import society_folder
-
-        target = society_folder(target)
     if not os.path.isfile(os.path.join(target, "wwm.toml")):
-        raise ValueError(f"{target!r} is neither an http(s) URL nor a server folder with a wwm.toml")
+        hint = " (a society file: wwm.society.society_folder(FILE) gives its server folder)" \
+            if target.endswith(".xml") else ""
+        raise ValueError(f"{target!r} is neither an http(s) URL nor a server folder with a wwm.toml{hint}")
     return Server(LocalTransport(target, runs=runs))

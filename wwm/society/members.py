@@ -151,7 +151,12 @@ class MemberLink:
         from wwm.client import connect  # deferred: the client pulls in http.client
 
         if self.server is None:
-            self.server = connect(self.member.href, runs=self.runs, timeout=self.timeout)
+            href = self.member.href
+            if href.endswith(".xml") and os.path.isfile(href):  # a nested society file plays as a Mind
+                from wwm.society.soml import society_folder
+
+                href = society_folder(href)
+            self.server = connect(href, runs=self.runs, timeout=self.timeout)
         return self.server
 
     def _work(self) -> None:
