@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -76,6 +77,7 @@ def main() -> int:
               f"RSS {rss0} -> {rss1} MB  Program 1 left {len(left)}  outside RUNS {len(outside)}  "
               f"statuses {dict(sorted(stats['by_status'].items()))}")
     print(json.dumps({"bench": "fuzz", "ok": ok, "load": os.getloadavg()[0], "rows": rows}))
+    shutil.rmtree(base, ignore_errors=True)
     return 0 if ok else 1
 
 

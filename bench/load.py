@@ -16,6 +16,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -83,6 +84,7 @@ def main() -> int:
         t.join()
     seconds = time.monotonic() - started
     stop_process(serve)
+    shutil.rmtree(base, ignore_errors=True)
     rows = {}
     for query, values in sorted(lat.items()):
         values.sort()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -64,6 +65,7 @@ def main() -> int:
                          "startrun_ms_max": round(max(times) * 1000, 2), "sweep_ms": round(sweep * 1000, 1)}
         print(f"{ended:6} ended runs kept: StartRun median {result[label]['startrun_ms_median']} ms, "
               f"max {result[label]['startrun_ms_max']} ms; one sweep {result[label]['sweep_ms']} ms")
+    shutil.rmtree(base, ignore_errors=True)
     ratio = result["ended"]["startrun_ms_median"] / result["empty"]["startrun_ms_median"]
     print(json.dumps({"bench": "startrun", "ratio": round(ratio, 2), **result, "load": os.getloadavg()[0]}))
     return 0

@@ -19,6 +19,21 @@ from wwmtest import REPO, processes_under  # noqa: E402
 os.environ.setdefault("WWM_ALLOW_ROOT", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_home(tmp_path_factory):
+    """The client's scoreboard and kept logs go to a session folder, not the user's home."""
+    home = tmp_path_factory.mktemp("home")
+    old = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "WWM_SCORES")}
+    os.environ["XDG_DATA_HOME"] = str(home / "data")
+    os.environ["WWM_SCORES"] = str(home / "scores.sqlite")
+    yield home
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture
 def runs_dir(tmp_path):
     """A runs folder; the test fails if a process is still running in it afterwards."""

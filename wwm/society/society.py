@@ -66,6 +66,7 @@ class Society:
 
     def __init__(self, spec: Spec, workdir: str | None = None, seed: int | str | None = None, log=None):
         self.spec = spec
+        self._own_workdir = workdir is None  # a temporary folder of ours: removed by close()
         self.workdir = workdir or tempfile.mkdtemp(prefix="wwm-society-")
         self.log = log or (lambda line: print(line, flush=True))
         runs = os.path.join(self.workdir, "members")
@@ -319,6 +320,10 @@ class Society:
                 gateway.shutdown()
             except Exception as exc:  # ending is best effort
                 sys.stderr.write(f"society: could not stop local members: {exc!r}\n")
+        if self._own_workdir:
+            import shutil
+
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
         return self
