@@ -10,19 +10,14 @@ GENERATED from the wwm package (wwm/protocol, wwm/gateway) by
 """
 from __future__ import annotations
 
+import _thread
 import errno
 import fcntl
 import json
 import os
 import re
-import select
-import shlex
-import shutil
-import signal
 import sys
-import threading
 import time
-import urllib.parse
 
 
 # ---------------------------------------------------------------------------
@@ -451,7 +446,7 @@ class Watch:
         self.close()
 
 
-_thread = threading.local()
+_local = _thread._local()  # per thread: its long-lived inotify instance (_thread: no import cost)
 
 
 def new_inotify() -> Inotify | None:
@@ -466,9 +461,9 @@ def new_inotify() -> Inotify | None:
 
 def open_watch(directory: str, mask: int = Inotify.IN_MOVED_TO) -> Watch | None:
     """Watch ``directory`` on this thread's long-lived instance; None means poll."""
-    inotify = getattr(_thread, "inotify", None)
+    inotify = getattr(_local, "inotify", None)
     if inotify is None:
-        inotify = _thread.inotify = new_inotify() or False
+        inotify = _local.inotify = new_inotify() or False
     if not inotify:
         return None
     try:
@@ -489,6 +484,8 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
     place was written in place, a non-atomic write: ProtocolError.  Returns
     None when ``timeout`` runs out.
     """
+    import select  # deferred: a query that finds its answer waiting never needs it
+
     deadline = time.monotonic() + timeout
     own = watch is None
     if own:
@@ -955,6 +952,8 @@ def build_dir(server: Server, runs: str) -> str:
 def resolve_command(server: Server, runs: str | None = None) -> list[str]:
     """The argv of a server's command: ``./x`` lives in the server folder, except
     the build's output (``build_creates``), which lives in the build folder."""
+    import shlex  # deferred, like every import only some queries need
+
     argv = shlex.split(server.manifest["command"])
     if argv and argv[0] in ("python3", "python"):
         argv[0] = sys.executable or argv[0]
@@ -1001,6 +1000,7 @@ def build_server(server: Server, runs: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stale():  # another process built it while we waited
             return
+        import shlex
         import shutil
         import subprocess
 
@@ -1087,6 +1087,8 @@ def stop_process(pid: int, start: str | None, grace: float) -> None:
     The caller has already written ``stop``; we first give the program
     ``grace`` seconds to notice it and leave on its own.
     """
+    import signal
+
     for sig in (None, signal.SIGTERM, signal.SIGKILL):
         if sig is not None and process_alive(pid, start):
             try:
@@ -1109,6 +1111,8 @@ def stop_process(pid: int, start: str | None, grace: float) -> None:
 def kill_strays(run: str) -> int:
     """SIGKILL processes that left Program 1's process group (setsid, daemons)
     but still carry this run's WWM_RUN_ID; Linux /proc only, best effort."""
+    import signal
+
     marker = f"WWM_RUN_ID={run}".encode()
     killed = 0
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
@@ -1254,13 +1258,13 @@ class RunLock:
     of the process on it) by the thread holding that.
     """
 
-    _guard = threading.Lock()
-    _held: dict[str, threading.Lock] = {}
+    _guard = _thread.allocate_lock()  # _thread: the lock threading wraps, without its import cost
+    _held: dict = {}
 
     def __init__(self, path: str):
         self.path = path
         with RunLock._guard:
-            self.local = RunLock._held.setdefault(path, threading.Lock())
+            self.local = RunLock._held.setdefault(path, _thread.allocate_lock())
         self.fd = -1
 
     def acquire(self) -> bool:
@@ -1436,7 +1440,7 @@ class Reaper:
 
     def __init__(self, gateway):
         self.g = gateway
-        self._timer: threading.Event | None = None
+        self._timer = None  # a threading.Event while the timer runs
 
     def homes(self):
         """``(server id, folder)`` for every server that has had runs here."""
@@ -1459,6 +1463,8 @@ class Reaper:
             pass
         with open(stamp, "w"):
             pass
+        import shutil  # deferred, as the sweep itself: most queries find it is not due
+
         ended = 0
         now = time.time()
         for sid, home in list(self.homes()):
@@ -1541,6 +1547,8 @@ class Reaper:
 
     def start_timer(self) -> None:
         """Reap every REAP_EVERY seconds in a daemon thread, without traffic (``wwm serve``)."""
+        import threading
+
         if self._timer is not None:
             return
         self._timer = stop = threading.Event()
@@ -1690,6 +1698,8 @@ class Gateway:
             # a run that never fully started holds no slot and leaves no process (a full disk, say)
             if notes.get("pid") and not server.shared:
                 stop_process(notes["pid"], notes["start"], 0)
+            import shutil
+
             shutil.rmtree(run_dir, ignore_errors=True)
             drop_live(self.runs, server.id, run)
             raise
@@ -1937,14 +1947,42 @@ def request_params(req: Request) -> dict:
     return params
 
 
+MAX_FIELDS = 32
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
 def _parse_qsl(text: str, what: str) -> list[tuple[str, str]]:
-    """Form-encoded pairs; too many fields or %-escapes that are not UTF-8 are a 400."""
-    try:
-        return urllib.parse.parse_qsl(text, keep_blank_values=True, max_num_fields=32, errors="strict")
-    except UnicodeDecodeError:
-        raise BadRequest(f"{what}: a %-escape is not UTF-8 text") from None
-    except ValueError as exc:  # "Max number of fields exceeded"
-        raise BadRequest(f"{what} is not valid: {exc}") from None
+    """Form-encoded pairs (``a=1&b=%20``, ``+`` for space, blank values kept);
+    more than MAX_FIELDS fields, or %-escapes that are not UTF-8, are a 400.
+
+    urllib.parse.parse_qsl does the same, but importing it costs every CGI
+    request more than parsing does."""
+    pairs = [p for p in text.split("&") if p]
+    if len(pairs) > MAX_FIELDS:
+        raise BadRequest(f"{what} is not valid: more than {MAX_FIELDS} fields")
+    out = []
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            out.append((_unquote(key), _unquote(value)))
+        except UnicodeDecodeError:
+            raise BadRequest(f"{what}: a %-escape is not UTF-8 text") from None
+    return out
+
+
+def _unquote(part: str) -> str:
+    part = part.replace("+", " ")
+    if "%" not in part:
+        return part
+    raw = part.encode("utf-8", "surrogateescape").split(b"%")
+    out = bytearray(raw[0])
+    for chunk in raw[1:]:
+        if len(chunk) >= 2 and chunk[0] in _HEX and chunk[1] in _HEX:
+            out.append(int(chunk[:2], 16))
+            out += chunk[2:]
+        else:  # a lone % stays as it is, as urllib.parse leaves it
+            out += b"%" + chunk
+    return out.decode("utf-8")
 
 
 def _utf8(raw: bytes) -> str:

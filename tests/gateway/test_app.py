@@ -150,3 +150,27 @@ def test_getlog_gives_the_run_holder_its_log_tail(app):
     assert q(query="GetLog", run=run)[0] == 200  # kept after the run ended
     assert q(query="GetLog", run="B" * 24)[0] == 404
     assert q(query="GetLog")[0] == 400
+
+
+def test_form_parsing_agrees_with_urllib_parse():
+    """The gateway parses forms itself (importing urllib.parse costs a CGI request more
+    than the parsing): it must read every form as urllib.parse.parse_qsl does."""
+    import random
+    import urllib.parse
+
+    from wwm.gateway.app import _parse_qsl
+    from wwm.protocol.errors import BadRequest
+
+    rng = random.Random(7)
+    cases = ["a=1&b=%20x", "a=%zz&b=%4", "x=+y+", "k", "=v", "a=%C3%A9", "&&a=1&&", "a=b=c", "%41=1", "a=%ff"]
+    cases += ["".join(rng.choice("ab=&%+20C3A9ffzé") for _ in range(rng.randrange(14))) for _ in range(5000)]
+    for case in cases:
+        try:
+            want = urllib.parse.parse_qsl(case, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            want = "not UTF-8"
+        try:
+            got = _parse_qsl(case, "form")
+        except BadRequest as exc:
+            got = "not UTF-8" if "UTF-8" in str(exc) else str(exc)
+        assert got == want, case

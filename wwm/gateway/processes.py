@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shlex
-import signal
 import sys
 import time
 
@@ -49,6 +47,8 @@ def build_dir(server: Server, runs: str) -> str:
 def resolve_command(server: Server, runs: str | None = None) -> list[str]:
     """The argv of a server's command: ``./x`` lives in the server folder, except
     the build's output (``build_creates``), which lives in the build folder."""
+    import shlex  # deferred, like every import only some queries need
+
     argv = shlex.split(server.manifest["command"])
     if argv and argv[0] in ("python3", "python"):
         argv[0] = sys.executable or argv[0]
@@ -95,6 +95,7 @@ def build_server(server: Server, runs: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stale():  # another process built it while we waited
             return
+        import shlex
         import shutil
         import subprocess
 
@@ -181,6 +182,8 @@ def stop_process(pid: int, start: str | None, grace: float) -> None:
     The caller has already written ``stop``; we first give the program
     ``grace`` seconds to notice it and leave on its own.
     """
+    import signal
+
     for sig in (None, signal.SIGTERM, signal.SIGKILL):
         if sig is not None and process_alive(pid, start):
             try:
@@ -203,6 +206,8 @@ def stop_process(pid: int, start: str | None, grace: float) -> None:
 def kill_strays(run: str) -> int:
     """SIGKILL processes that left Program 1's process group (setsid, daemons)
     but still carry this run's WWM_RUN_ID; Linux /proc only, best effort."""
+    import signal
+
     marker = f"WWM_RUN_ID={run}".encode()
     killed = 0
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:

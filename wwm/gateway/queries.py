@@ -4,8 +4,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
-import shutil
 import time
 
 from wwm.gateway.processes import build_server, process_alive, start_process, stop_process
@@ -143,6 +141,8 @@ class Gateway:
             # a run that never fully started holds no slot and leaves no process (a full disk, say)
             if notes.get("pid") and not server.shared:
                 stop_process(notes["pid"], notes["start"], 0)
+            import shutil
+
             shutil.rmtree(run_dir, ignore_errors=True)
             drop_live(self.runs, server.id, run)
             raise

@@ -7,8 +7,6 @@ per REAP_EVERY seconds, whoever calls it: CGI processes, WSGI workers), and
 from __future__ import annotations
 
 import os
-import shutil
-import threading
 import time
 
 from wwm.gateway.processes import process_alive, stop_process
@@ -27,7 +25,7 @@ class Reaper:
 
     def __init__(self, gateway):
         self.g = gateway
-        self._timer: threading.Event | None = None
+        self._timer = None  # a threading.Event while the timer runs
 
     def homes(self):
         """``(server id, folder)`` for every server that has had runs here."""
@@ -50,6 +48,8 @@ class Reaper:
             pass
         with open(stamp, "w"):
             pass
+        import shutil  # deferred, as the sweep itself: most queries find it is not due
+
         ended = 0
         now = time.time()
         for sid, home in list(self.homes()):
@@ -132,6 +132,8 @@ class Reaper:
 
     def start_timer(self) -> None:
         """Reap every REAP_EVERY seconds in a daemon thread, without traffic (``wwm serve``)."""
+        import threading
+
         if self._timer is not None:
             return
         self._timer = stop = threading.Event()

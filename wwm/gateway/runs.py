@@ -10,8 +10,8 @@ import errno
 import fcntl
 import json
 import os
+import _thread
 import sys
-import threading
 import time
 
 from wwm.gateway.processes import kill_strays, process_alive, stop_process
@@ -83,13 +83,13 @@ class RunLock:
     of the process on it) by the thread holding that.
     """
 
-    _guard = threading.Lock()
-    _held: dict[str, threading.Lock] = {}
+    _guard = _thread.allocate_lock()  # _thread: the lock threading wraps, without its import cost
+    _held: dict = {}
 
     def __init__(self, path: str):
         self.path = path
         with RunLock._guard:
-            self.local = RunLock._held.setdefault(path, threading.Lock())
+            self.local = RunLock._held.setdefault(path, _thread.allocate_lock())
         self.fd = -1
 
     def acquire(self) -> bool:

@@ -2,10 +2,9 @@
 (inotify where there is one, polling otherwise)."""
 from __future__ import annotations
 
+import _thread
 import os
-import select
 import sys
-import threading
 import time
 
 from wwm.protocol.errors import ProtocolError
@@ -177,7 +176,7 @@ class Watch:
         self.close()
 
 
-_thread = threading.local()
+_local = _thread._local()  # per thread: its long-lived inotify instance (_thread: no import cost)
 
 
 def new_inotify() -> Inotify | None:
@@ -192,9 +191,9 @@ def new_inotify() -> Inotify | None:
 
 def open_watch(directory: str, mask: int = Inotify.IN_MOVED_TO) -> Watch | None:
     """Watch ``directory`` on this thread's long-lived instance; None means poll."""
-    inotify = getattr(_thread, "inotify", None)
+    inotify = getattr(_local, "inotify", None)
     if inotify is None:
-        inotify = _thread.inotify = new_inotify() or False
+        inotify = _local.inotify = new_inotify() or False
     if not inotify:
         return None
     try:
@@ -215,6 +214,8 @@ def wait_for(directory: str, names: tuple[str, ...], timeout: float, check=None,
     place was written in place, a non-atomic write: ProtocolError.  Returns
     None when ``timeout`` runs out.
     """
+    import select  # deferred: a query that finds its answer waiting never needs it
+
     deadline = time.monotonic() + timeout
     own = watch is None
     if own:
