@@ -23,6 +23,14 @@ if [ -n "$missing" ]; then
 fi
 # The packaged lighttpd/apache2 services are not used: tests start their own on 127.0.0.1.
 
+# Every gateway thread and every Program 1 keeps one inotify instance; the default of 128
+# per user runs out when the suite runs its servers side by side, and a gateway without
+# inotify polls (and cannot tell in-place writes). Raise it where we may (a VM or host).
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 1024)" -lt 1024 ]; then
+    $SUDO sysctl -q -w fs.inotify.max_user_instances=1024 >/dev/null 2>&1 \
+        || echo "setup: could not raise fs.inotify.max_user_instances (a container?); tests may poll" >&2
+fi
+
 PY=${PYTHON:-python3}
 # torch first, pinned: the CPU build. A looser requirement would pull gigabytes of CUDA packages.
 $PY -c "import torch" 2>/dev/null || $PY -m pip install -q torch==2.13.0
