@@ -46,7 +46,19 @@ def _globals():
 
 
 bp.before_request(security.check_csrf)
-bp.after_request(security.set_headers)
+
+
+@bp.after_app_request
+def _headers(response):
+    """The CSP and friends on every UI response, including 404s of URLs no route matched."""
+    return security.set_headers(response) if request.path.startswith(bp.url_prefix) else response
+
+
+@bp.app_errorhandler(404)
+def _not_found(exc):
+    if request.path.startswith(bp.url_prefix + "/"):
+        return _error(exc)
+    return exc
 
 
 @bp.errorhandler(Exception)
