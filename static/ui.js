@@ -43,6 +43,40 @@ function watchRun(section) {
   poll();
 }
 
+// The node's network graph, redrawn from /ui/node.json every few seconds (the same layout as the server's).
+function watchNetwork(section) {
+  const svg = document.getElementById("graph");
+  const NS = "http://www.w3.org/2000/svg";
+  const colors = { member: "#27864a", following: "#1b6ca8", follower: "#999999" };
+  const el = (name, attrs, parent) => {
+    const e = document.createElementNS(NS, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    parent.appendChild(e);
+    return e;
+  };
+  async function poll() {
+    try {
+      const resp = await fetch(section.dataset.json, { headers: { Accept: "application/json" } });
+      if (resp.ok) draw((await resp.json()).graph);
+    } catch (err) { /* the node may be restarting: try again later */ }
+    setTimeout(poll, 5000);
+  }
+  function draw(graph) {
+    svg.querySelectorAll("line, g.gnode").forEach((e) => e.remove());
+    for (const e of graph.edges) {
+      el("line", { x1: e.x1, y1: e.y1, x2: e.x2, y2: e.y2, stroke: colors[e.kind] || "#999999", "stroke-width": 2 }, svg);
+    }
+    for (const n of graph.nodes) {
+      const g = el("g", { class: "gnode", "data-kind": n.kind }, svg);
+      if (n.kind === "group") el("rect", { x: n.x - 14, y: n.y - 14, width: 28, height: 28, fill: "#27864a" }, g);
+      else el("circle", { cx: n.x, cy: n.y, r: n.kind === "self" ? 18 : 12, fill: n.kind === "self" ? "#c0392b" : "#1b6ca8" }, g);
+      const t = el("text", { x: n.x, y: n.y + 32, "text-anchor": "middle", "font-size": 12, "font-family": "sans-serif", fill: "#222222" }, g);
+      t.textContent = n.label;
+    }
+  }
+  setTimeout(poll, 5000);
+}
+
 function exportPng(button) {
   const svg = document.getElementById(button.dataset.svg);
   const text = new XMLSerializer().serializeToString(svg);
@@ -65,6 +99,8 @@ function exportPng(button) {
 document.addEventListener("DOMContentLoaded", () => {
   const run = document.getElementById("run");
   if (run) watchRun(run);
+  const network = document.getElementById("network");
+  if (network) watchNetwork(network);
   const exp = document.getElementById("export-png");
   if (exp) exp.addEventListener("click", () => exportPng(exp));
 });

@@ -37,3 +37,26 @@ def test_browsers_following_an_actor_id_land_on_the_profile(page, node):
     assert page.url == node.url + "/ui/actors/node"
     page.get_by_role("link", name="See the node").click()
     page.wait_for_url("**/ui/node")
+
+
+def test_the_graph_grows_live_when_another_node_follows(page, node, tmp_path):
+    from conftest import Node
+
+    from wwm.federation.service import Federation
+    from wwm.mycelium import follow
+
+    page.goto(node.url + "/ui/node")
+    assert page.locator("#graph [data-kind=peer]").count() == 0
+    other = Node(tmp_path)
+    try:
+        fed = Federation({"ROOT": str(other.root), "FEDERATION_BASE_URL": other.url,
+                          "FEDERATION_DIR": str(tmp_path / "state"), "ALLOW_PRIVATE_FETCH": True})
+        try:
+            follow(fed, "node", node.url + "/ap/actors/node")  # queued here, signed and sent by the other node
+        finally:
+            fed.close()
+        # no reload: the page redraws the graph from /ui/node.json
+        page.locator("#graph [data-kind=peer]").wait_for(timeout=60000)
+        assert other.url.split("://")[1] in page.locator("#graph").text_content()
+    finally:
+        other.stop()

@@ -78,3 +78,14 @@ def test_a_crash_shows_a_message_not_a_traceback(client, monkeypatch):
 def test_oversized_bodies_are_refused(client):
     resp = client.post("/ui/songs", data={"csrf": "x", "text": "a" * (2 << 20)})
     assert resp.status_code == 413
+
+
+def test_questions_for_songs_are_rate_limited(client, monkeypatch):
+    from wwm.federation.service import RateLimiter
+    from wwm.web import views
+
+    monkeypatch.setattr(views, "ASK_LIMIT", RateLimiter(0.001, 1))
+    form = {"csrf": token(client), "mind": "minds/no-such-mind", "text": "songs like Enter Sandman"}
+    assert client.post("/ui/songs", data=form).status_code == 404  # the one question allowed, about no Mind
+    resp = client.post("/ui/songs", data=form)
+    assert resp.status_code == 429 and "too many questions" in resp.text

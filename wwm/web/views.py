@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from wwm import scoreboard
 from wwm.errors import WWMError
+from wwm.federation.service import RateLimiter
 from wwm.gateway import core
 from wwm.web import live, security
 from wwm.web.pictures import avatar_png, chart
@@ -285,11 +286,17 @@ def songs():
     return render_template("songs.html", minds=minds, answer=answer, asked=asked or default, text=text)
 
 
+ASK_LIMIT = RateLimiter(0.5, 10)  # questions per second and burst, per address: each one runs a Mind
+
+
 def _ask_songs(choice: str, text: str):
     """The mention path: an ``Ask`` to the node's ``ask_mind`` (the default one without a node)."""
     from wwm.federation.mentions import MAX_TEXT, Ask, default_ask_mind
 
     gw, fed = _gateway(), _federation()
+    allowed, wait = ASK_LIMIT.allow(request.remote_addr or "")
+    if not allowed:
+        abort(429, f"too many questions from your address: ask again in {wait:.0f} s")
     server = core.find_server(gw.root, choice)
     if server.role != "mind":
         raise ValueError(f"{choice} is not a Mind")
