@@ -100,8 +100,9 @@ def node_summary(nodes) -> str:
     for n in nodes:
         fol, fing = followers(n)
         scores = [s for _, s in n.episodes]
+        note = f"  ({n.error})" if n.error and not scores else ""
         lines.append(f"{n.name:7} {n.community:9} {n.url:24} {fol:9} {fing:9} {len(scores):5} "
-                     f"{_mean(scores[:3]):>15} {_mean(scores[-3:]):>14}" + (f"  ({n.error})" if n.error and not scores else ""))
+                     f"{_mean(scores[:3]):>15} {_mean(scores[-3:]):>14}{note}")
     return "\n".join(lines)
 
 

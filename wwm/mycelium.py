@@ -70,7 +70,8 @@ def start_nodes(count: int, folder: str, free_port, timeout: float = 90.0) -> li
     """Start ``count`` nodes in ``folder`` and wait until each answers (all at once, to start fast)."""
     nodes = []
     for i in range(count):
-        node = Node(f"node{i + 1}", os.path.join(folder, f"node{i + 1}"), free_port(), COMMUNITIES[i % len(COMMUNITIES)])
+        name = f"node{i + 1}"
+        node = Node(name, os.path.join(folder, name), free_port(), COMMUNITIES[i % len(COMMUNITIES)])
         _make_root(os.path.join(node.folder, "root"), node.community)
         c = node.config
         log = open(os.path.join(node.folder, "node.log"), "wb")

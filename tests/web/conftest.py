@@ -61,7 +61,8 @@ def page(browser, request):
     pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     if request.node.get_closest_marker("error_page"):  # the page itself answers 4xx: the browser logs it
-        errors = [e for e in errors if not e.startswith("Failed to load resource: the server responded with a status of 4")]
+        errors = [e for e in errors if not e.startswith("Failed to load resource: the server responded with a "
+                                                        "status of 4")]
     assert not errors, f"errors in the browser (CSP violations show here too): {errors}"
 
 

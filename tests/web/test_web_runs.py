@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import unlabelled_controls
 
 
 def start(page, node, world, mind, steps, pace):
@@ -31,6 +32,7 @@ def test_start_a_run_and_see_its_score_move(page, node):
     assert len(points) >= 10 and len({p.split(",")[1] for p in points}) > 1  # the chart's line is not flat
     assert page.locator("#state").text_content().strip() and page.locator("#action").text_content().strip()
     assert page.get_by_role("button", name="Stop the run").is_disabled()
+    assert unlabelled_controls(page) == []
 
 
 def test_stop_a_run(page, node):
