@@ -68,3 +68,18 @@ def test_a_bad_form_shows_an_error_not_a_trace(page, node):
     alert = page.get_by_role("alert")
     assert "at least one Mind" in alert.text_content()
     assert "Traceback" not in page.content()
+
+
+def test_a_world_by_url_is_recorded_on_the_scoreboard(page, node):
+    import requests
+
+    world = node.url + "/wwm/worlds/hello-python"
+    page.goto(node.url + "/ui/runs/new")
+    page.get_by_label("or a World's URL").fill(world)
+    page.get_by_label("Minds on this gateway").select_option("minds/hello-python")
+    page.get_by_label("Steps").fill("12")
+    page.get_by_role("button", name="Start the run").click()
+    page.wait_for_function("() => document.getElementById('status').textContent !== 'running'", timeout=60000)
+    assert page.locator("#status").text_content() in ("ended", "done")
+    runs = requests.get(node.url + "/scores", params={"format": "json", "world": world}, timeout=10).json()["runs"]
+    assert any(r["source"] == "client" and r["world"] == world and r["steps"] == 12 for r in runs), runs

@@ -25,8 +25,8 @@ MAX_TEXT = 2000         # characters of the last state and action shown
 ID_RE = re.compile(r"^[0-9a-f]{16}$")
 
 
-class Stopped(Exception):
-    """The user asked to stop the run."""
+class Stopped(KeyboardInterrupt):
+    """The user asked to stop the run (a KeyboardInterrupt, so a scoreboard records it as interrupted)."""
 
 
 def _folder(runs: str) -> str:
@@ -89,12 +89,14 @@ class _Progress:
 
 
 def start(runs: str, world, minds: list, labels: dict, steps: int, seed: int | None = None,
-          pace: float = 0.0) -> str:
+          pace: float = 0.0, record: str | None = None) -> str:
     """Start driving ``minds`` in ``world`` (URLs or connected servers); returns the run's id.
 
     Args:
         labels: what the page shows: ``{"world": …, "minds": […]}``.
         pace: seconds to wait after each step, so people can watch a fast run.
+        record: a scoreboard file to record the run in, as ``wwm run`` does (for a World on
+            another gateway: a local World's gateway records its runs itself).
     """
     run_id = secrets.token_hex(8)
     rec = {"id": run_id, "world": labels["world"], "minds": labels["minds"], "steps": steps, "step": 0,
@@ -104,8 +106,17 @@ def start(runs: str, world, minds: list, labels: dict, steps: int, seed: int | N
     progress.save()
 
     def drive() -> None:
+        from wwm.scoreboard import ClientRecorder
+
+        recorder = ClientRecorder(labels["world"], labels["minds"], record) if record else None
         try:
-            result = run_episode(world, minds, steps=steps, seed=seed, transcript=progress)
+            if recorder is None:
+                result = run_episode(world, minds, steps=steps, seed=seed, transcript=progress)
+            else:
+                with recorder:
+                    result = run_episode(world, minds, steps=steps, seed=seed, transcript=progress,
+                                         progress=recorder.progress())
+                    recorder.finish(result)
             rec.update(status="done" if result["done"] else "ended", score=str(result.get("score_detail") or ""))
         except Stopped:
             rec["status"] = "stopped"

@@ -167,7 +167,10 @@ def start_run():
         labels.append(label)
     if not minds:
         raise ValueError("choose at least one Mind (or give a Mind's URL)")
-    run_id = live.start(_gateway().runs, world, minds, {"world": world_label, "minds": labels}, steps, seed, pace)
+    gw = _gateway()
+    remote = world_label.startswith(("http://", "https://"))
+    run_id = live.start(gw.runs, world, minds, {"world": world_label, "minds": labels}, steps, seed, pace,
+                        record=gw.scoreboard.path if remote else None)
     return redirect(url_for("web.watch_run", run_id=run_id), 303)
 
 
