@@ -1,6 +1,8 @@
 """The node page (actors, followers, groups, graph) and the actors' profile pages."""
 from __future__ import annotations
 
+from xml.etree import ElementTree
+
 import requests
 
 
@@ -58,5 +60,10 @@ def test_the_graph_grows_live_when_another_node_follows(page, node, tmp_path):
         # no reload: the page redraws the graph from /ui/node.json
         page.locator("#graph [data-kind=peer]").wait_for(timeout=60000)
         assert other.url.split("://")[1] in page.locator("#graph").text_content()
+        svg = requests.get(node.url + "/ui/node/history.svg", timeout=10)
+        assert svg.headers["Content-Type"].startswith("image/svg+xml")
+        root = ElementTree.fromstring(svg.content)  # our own output, well-formed
+        sets = root.findall(".//{http://www.w3.org/2000/svg}set")
+        assert sets and all(float(s.get("begin").rstrip("s")) > 0 for s in sets)  # the peer appears later
     finally:
         other.stop()

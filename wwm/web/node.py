@@ -6,7 +6,7 @@ read the SPORE protocol's data once a node runs it.
 """
 from __future__ import annotations
 
-__all__ = ["node_view", "learning", "graph"]
+__all__ = ["node_view", "learning", "graph", "history"]
 
 
 def learning(app) -> dict:
@@ -70,6 +70,27 @@ def graph(view: dict, width: int = 560, height: int = 400) -> dict:
             for relation in sorted(peers[key]):
                 edges.append({"x1": cx, "y1": cy, "x2": x, "y2": y, "kind": relation})
     return {"width": width, "height": height, "nodes": nodes, "edges": edges}
+
+
+def history(fed, graph_: dict, step: float = 0.8) -> dict:
+    """The graph as it grew: when each peer first followed or was followed, oldest first.
+
+    Returns the graph with ``begin`` (seconds into an animation, ``step`` apart, in order of
+    appearance) on every peer and edge; this node and groups are there from the start.
+    """
+    first: dict[str, float] = {}
+    for name in fed.actors.all():
+        # the store has no public query with dates; these two read its documented tables
+        rows = fed.store._all("SELECT follower, created FROM followers WHERE actor=?", (name,))
+        rows += fed.store._all("SELECT target, created FROM following WHERE actor=? AND state='accepted'", (name,))
+        for url, created in rows:
+            key = _origin(url)
+            first[key] = min(first.get(key, created), created)
+    order = {key: i for i, key in enumerate(sorted(first, key=first.get))}
+    nodes = [dict(n, begin=(order[n["key"]] + 1) * step if n["key"] in order else 0) for n in graph_["nodes"]]
+    begin = {(n["x"], n["y"]): n["begin"] for n in nodes}
+    edges = [dict(e, begin=begin.get((e["x2"], e["y2"]), 0)) for e in graph_["edges"]]
+    return dict(graph_, nodes=nodes, edges=edges, duration=(len(order) + 2) * step)
 
 
 def _origin(url: str) -> str:

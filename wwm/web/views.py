@@ -333,6 +333,20 @@ def node_json():
     return jsonify(dict(view, graph=graph(view)))
 
 
+@bp.get("/node/history.svg")
+def node_history():
+    """The network graph as it grew, an animated SVG (SMIL: browsers play it, no script)."""
+    from wwm.web.node import graph, history, node_view
+
+    fed = _federation()
+    if fed is None:
+        abort(404, "this server is not a node")
+    anim = history(fed, graph(node_view(fed, current_app)))
+    body = render_template("node_history.svg", graph=anim)
+    return Response(body, content_type="image/svg+xml; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="wwm-network-history.svg"'})
+
+
 @bp.get("/actors/<name>")
 def actor(name):
     from wwm.federation.mentions import note_text
