@@ -4,6 +4,7 @@ fail under WWM_STRICT=1."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -58,7 +59,8 @@ def page(browser, request):
     pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     yield pg
     SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    shot = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+    pg.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
     context.close()
     if request.node.get_closest_marker("error_page"):  # the page itself answers 4xx: the browser logs it
         errors = [e for e in errors if not e.startswith("Failed to load resource: the server responded with a "
