@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import threading
 import time
 
@@ -42,12 +43,28 @@ def _path(runs: str, run_id: str, ext: str) -> str:
 
 
 def read(runs: str, run_id: str) -> dict:
-    """The run's progress record; NotFound for an unknown id."""
+    """The run's progress record; NotFound for an unknown id.
+
+    A run whose driving process has gone (the server was restarted) reads as ``lost``.
+    """
     try:
         with open(_path(runs, run_id, "json"), encoding="utf-8") as f:
-            return json.load(f)
+            rec = json.load(f)
     except (FileNotFoundError, ValueError):
         raise core.NotFound("no such run") from None
+    if rec["status"] == "running" and rec.get("host") == socket.gethostname() and not _alive(rec.get("pid")):
+        rec.update(status="lost", error="the server process driving this run has ended")
+    return rec
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def stop(runs: str, run_id: str) -> None:
@@ -101,7 +118,7 @@ def start(runs: str, world, minds: list, labels: dict, steps: int, seed: int | N
     run_id = secrets.token_hex(8)
     rec = {"id": run_id, "world": labels["world"], "minds": labels["minds"], "steps": steps, "step": 0,
            "seed": seed, "status": "running", "state": "", "action": "", "score": "", "points": [],
-           "error": None, "started": time.time(), "ended": None}
+           "error": None, "started": time.time(), "ended": None, "pid": os.getpid(), "host": socket.gethostname()}
     progress = _Progress(runs, rec, pace)
     progress.save()
 
