@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Each installs what it needs first.
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench cgi
 
 setup:
 	bash scripts/setup.sh
@@ -13,3 +13,7 @@ test: setup
 bench: setup
 	python3 bench/lib_roundtrip.py --n 2000
 	python3 bench/gateway.py
+
+# Rebuild the one-file CGI gateway from wwm/protocol and wwm/gateway (a test checks it is current).
+cgi:
+	python3 -m wwm.gateway.amalgamate

@@ -10,7 +10,7 @@ setup(
     license="MIT",
     python_requires=">=3.11",
     packages=find_packages(include=["wwm", "wwm.*"]),
-    package_data={"wwm": ["lib/*", "gateway/*.xsd", "gateway/*.md", "**/*.json", "**/*.md"]},
+    package_data={"wwm": ["lib/*", "protocol/*.xsd", "gateway/*.md", "**/*.json", "**/*.md"]},
     include_package_data=True,
     install_requires=[
         "flask>=3.0",

@@ -45,8 +45,8 @@ sys.path.insert(0, str(REPO / "tests" / "society"))
 from gateways import Gateway, add_society, make_root  # noqa: E402
 
 from wwm.client import connect  # noqa: E402
-from wwm.errors import WWMError  # noqa: E402
-from wwm.society.annotate import strip  # noqa: E402
+from wwm.protocol.errors import WWMError
+from wwm.protocol.annotations import strip  # noqa: E402
 
 RULES = ("w-learning", "collective", "worst-unhappiness", "vote", "borda", "rrf")
 

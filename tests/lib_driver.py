@@ -28,7 +28,9 @@ from pathlib import Path
 # ----------------------------------------------------------------- a server
 # The gateway's own primitives play the gateway's side: atomic writes, consume
 # on read, inotify waits, builds and command resolution are the core's.
-from wwm.gateway import core  # noqa: E402
+from wwm.gateway.processes import build_server, resolve_command  # noqa: E402
+from wwm.protocol.files import consume, open_watch, wait_for, write_atomic  # noqa: E402
+from wwm.protocol.manifest import load_server  # noqa: E402
 
 
 class DriverError(Exception):
@@ -42,14 +44,14 @@ def load_manifest(folder: Path) -> dict:
 
 def build(folder: Path) -> None:
     """Run the manifest's `build` when `build_creates` is missing or stale."""
-    server = core.load_server(str(Path(folder).resolve()))
+    server = load_server(str(Path(folder).resolve()))
     with tempfile.TemporaryDirectory() as lock_dir:
-        core.build_server(server, lock_dir)
+        build_server(server, lock_dir)
 
 
 def command(folder: Path) -> list[str]:
     """The manifest's command, as the gateway resolves it."""
-    return core.resolve_command(core.load_server(str(Path(folder).resolve())))
+    return resolve_command(load_server(str(Path(folder).resolve())))
 
 
 class Program:
@@ -62,7 +64,7 @@ class Program:
         self.env = dict(os.environ, WWM_RUN_DIR=str(self.run_dir), WWM_SERVER_DIR=str(self.folder),
                         WWM_RUN_ID=run_id, WWM_SEED=str(seed), WWM_INSTANCES="per-run")
         self.proc: subprocess.Popen | None = None
-        self.watch = core.open_watch(str(self.run_dir))
+        self.watch = open_watch(str(self.run_dir))
 
     def start(self) -> "Program":
         build(self.folder)
@@ -83,20 +85,20 @@ class Program:
 
     def put(self, name: str, text: str) -> None:
         """Atomic write: NAME.tmp, then rename."""
-        core.write_atomic(str(self.run_dir / name), text)
+        write_atomic(str(self.run_dir / name), text)
 
     def wait(self, name: str, timeout: float = 10.0) -> None:
         def check():
             if not self.alive():
                 raise DriverError(f"{self.folder.name}: exited with {self.proc.returncode}; log:\n{self.log()}")
 
-        if core.wait_for(str(self.run_dir), (name,), timeout, check, self.watch, strict=True) is None:
+        if wait_for(str(self.run_dir), (name,), timeout, check, self.watch, strict=True) is None:
             raise DriverError(f"{self.folder.name}: no {name} after {timeout} s; log:\n{self.log()}")
 
     def take(self, name: str, timeout: float = 10.0) -> str:
         """Wait for NAME, read it, delete it (consume once)."""
         self.wait(name, timeout)
-        return core.consume(str(self.run_dir / name), 1 << 20).decode()
+        return consume(str(self.run_dir / name), 1 << 20).decode()
 
     def read(self, name: str) -> str | None:
         """Read a file that is not consumed (score, done)."""

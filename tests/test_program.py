@@ -6,7 +6,10 @@ import textwrap
 import pytest
 
 from wwmtest import REPO
-from wwm.gateway.core import Gateway, ProtocolError, load_server
+from wwm.gateway.runs import read_notes
+from wwm.gateway.queries import Gateway
+from wwm.protocol.errors import ProtocolError
+from wwm.protocol.manifest import load_server
 from wwm.program import join_reward, split_reward
 
 
@@ -87,7 +90,7 @@ def test_shared_instance_serves_many_runs_from_one_process(tmp_path, runs_dir):
     mind = make_server(tmp_path, "minds", "counter", COUNTER_MIND, 'instances = "shared"')
     g = Gateway(str(tmp_path), str(runs_dir))
     a, b = g.start_run(mind).run, g.start_run(mind).run
-    assert g._notes(g._run_dir(mind, a))["pid"] == g._notes(g._run_dir(mind, b))["pid"]
+    assert read_notes(g.run_dir(mind, a))["pid"] == read_notes(g.run_dir(mind, b))["pid"]
     assert g.get_action(mind, a, "x").fields["action"] == f"{a} 1 first None"
     assert g.get_action(mind, a, "x").fields["action"] == f"{a} 2 mid None"
     assert g.get_action(mind, b, "x").fields["action"] == f"{b} 1 first None"  # its own Mind object
@@ -134,11 +137,11 @@ def test_world_writes_score_done_and_final_state(tmp_path, runs_dir):
         """)
     g = Gateway(str(tmp_path), str(runs_dir))
     run = g.start_run(world).run
-    assert g.get_state(world, run).fields == {"state": "t=0", "done": "false"}
+    assert g.get_state(world, run).fields == {"state": "t=0", "done": False}
     for t in (1, 2, 3):
         out = g.execute_action(world, run, "go").fields
         assert out["state"] == f"reward: 1\nt={t}" and out["score"] == str(t)
-    assert out["done"] == "true"
+    assert out["done"] is True
     g.end_run(world, run)
 
 

@@ -161,9 +161,9 @@ def test_a_client_killed_mid_run_leaves_a_consistent_record(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-        from wwm.gateway import core
+        from wwm.gateway.queries import Gateway
 
-        core.Gateway(str(root), str(tmp_path / "runs")).shutdown()  # the orphaned World and Mind
+        Gateway(str(root), str(tmp_path / "runs")).shutdown()  # the orphaned World and Mind
     assert integrity(path) == "ok"
     (row,) = rows(path)
     assert row["outcome"] == "running" and row["end"] is None and row["steps"] >= 5

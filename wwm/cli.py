@@ -4,12 +4,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
 import sys
 
 import click
 
-from wwm.errors import WWMError
+from wwm.protocol.errors import WWMError
 
 
 class WWMUsageError(click.ClickException):
@@ -117,17 +116,14 @@ def new_command(kind, name, lang, root):
 @click.argument("dest", required=False)
 def cgi_file_command(dest):
     """Write the one-file CGI gateway to DEST (a file or a cgi-bin folder), or print it."""
-    from wwm.gateway import core
+    from wwm.gateway import amalgamate
 
-    source = core.__file__
     if not dest:
-        with open(source, encoding="utf-8") as f:
-            click.echo(f.read(), nl=False)
+        click.echo(amalgamate.build(), nl=False)
         return
     if os.path.isdir(dest):
         dest = os.path.join(dest, "wwm.py")
-    shutil.copyfile(source, dest)
-    os.chmod(dest, 0o755)
+    amalgamate.write(dest)
     click.echo(f"wrote {dest}", err=True)
 
 

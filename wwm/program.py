@@ -30,9 +30,10 @@ import time
 import traceback
 from dataclasses import dataclass
 from typing import Callable, Union
-from xml.etree import ElementTree as ET
 
-from wwm.gateway.core import RUN_RE, Inotify, Watch, consume, new_inotify, parse_xml, write_atomic
+from wwm.protocol.envelope import RUN_RE
+from wwm.protocol.files import Inotify, Watch, consume, new_inotify, write_atomic
+from wwm.protocol.rewards import format_number, join_reward, split_reward
 
 __all__ = ["FIRST", "MID", "Step", "Mind", "World", "serve_mind", "serve_world",
            "split_reward", "join_reward", "format_number"]
@@ -99,53 +100,6 @@ class World:
 
     def end(self) -> None:
         """The run is over; release what the run held."""
-
-
-# -- rewards inside states ---------------------------------------------------
-
-
-def format_number(x: float) -> str:
-    """``1`` for 1.0, ``0.25`` for 0.25: short and exact."""
-    x = float(x)
-    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
-
-
-def join_reward(state: str, reward: float | None) -> str:
-    """Put ``reward`` into a state: a first line ``reward: R`` or a ``<reward>`` element."""
-    if reward is None:
-        return state
-    if state.lstrip().startswith("<"):
-        root = parse_xml(state, "state")
-        elem = ET.Element("reward")
-        elem.text = format_number(reward)
-        elem.tail = root.text
-        root.text = None
-        root.insert(0, elem)
-        return ET.tostring(root, encoding="unicode")
-    return f"reward: {format_number(reward)}\n{state}"
-
-
-def split_reward(payload: str) -> tuple[str, float | None]:
-    """Take the reward back out of a state; ``(state, reward or None)``."""
-    if payload.lstrip().startswith("<"):
-        root = parse_xml(payload, "state")
-        first = root[0] if len(root) else None
-        if first is None or first.tag != "reward":
-            return payload, None
-        try:
-            reward = float((first.text or "").strip())
-        except ValueError:
-            return payload, None
-        root.text = (root.text or "") + (first.tail or "") if (root.text or first.tail) else None
-        root.remove(first)
-        return ET.tostring(root, encoding="unicode"), reward
-    head, sep, rest = payload.partition("\n")
-    if head.startswith("reward:"):
-        try:
-            return rest, float(head[7:].strip())
-        except ValueError:
-            pass
-    return payload, None
 
 
 # -- the loop ------------------------------------------------------------------

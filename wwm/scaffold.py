@@ -5,7 +5,7 @@ import os
 import re
 import shutil
 
-from wwm.gateway.core import NAME_RE
+from wwm.protocol.manifest import NAME_RE
 
 LANGS = ("python", "sh", "c", "perl", "js")
 TEMPLATES = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository root

@@ -1,6 +1,6 @@
 """The scoreboard: every run's World, Minds (or society), steps, score, start, end and outcome.
 
-Two kinds of record, one table (``wwm.gateway.core.Scoreboard``, SQLite in WAL mode):
+Two kinds of record, one table (``wwm.gateway.Scoreboard``, SQLite in WAL mode):
 
 * a gateway (CGI or Flask) records every run it serves in ``RUNS/scores.sqlite``
   (``source = "gateway"``), when the run starts and again when it ends;
@@ -31,7 +31,9 @@ from xml.etree import ElementTree as ET
 
 import click
 
-from wwm.gateway import core
+from wwm.gateway.processes import process_alive
+from wwm.gateway.scoreboard import Scoreboard
+from wwm.protocol.envelope import VERSION
 
 __all__ = ["default_path", "ClientRecorder", "record_episode", "list_runs", "scores_command",
            "bp", "init_app", "render_xml"]
@@ -45,9 +47,9 @@ def default_path() -> str:
         os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "wwm", "scores.sqlite")
 
 
-def _board(path: str) -> core.Scoreboard:
+def _board(path: str) -> Scoreboard:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    return core.Scoreboard(path)
+    return Scoreboard(path)
 
 
 def _names(minds) -> str:
@@ -177,7 +179,7 @@ def _alive(row: dict, runs: str | None) -> bool | None:
             return False
         if n.get("phase") == "ended":
             return False
-        return core.process_alive(int(n.get("pid", 0)), n.get("start"))
+        return process_alive(int(n.get("pid", 0)), n.get("start"))
     return None
 
 
@@ -199,7 +201,7 @@ def list_runs(sources: list[tuple[str, str | None]], world: str | None = None, l
     for path, runs in sources:
         if not path or not os.path.isfile(path):
             continue
-        for row in core.Scoreboard(path).list(world, limit * (1 if everything else 4)):
+        for row in Scoreboard(path).list(world, limit * (1 if everything else 4)):
             if not everything and row.get("kind") != "world":
                 continue
             key = (row.get("source"), row.get("run"))
@@ -289,7 +291,7 @@ def scores_command(world, runs, file_, limit, everything, as_json):
 
 def render_xml(rows: list[dict], world: str | None = None) -> bytes:
     """Runs as ``<wwm version="1"><scores><run .../>…</scores></wwm>``."""
-    top = ET.Element("wwm", version=core.VERSION)
+    top = ET.Element("wwm", version=VERSION)
     scores = ET.SubElement(top, "scores")
     if world:
         scores.set("world", world)

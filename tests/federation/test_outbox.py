@@ -123,7 +123,7 @@ def test_authorized_fetch(make_app, remote):
 
 def test_finished_gateway_runs_are_announced_once(make_app, tmp_path):
     from wwm.federation.outbox import announce_finished_runs
-    from wwm.gateway.core import Scoreboard
+    from wwm.gateway.scoreboard import Scoreboard
 
     app = make_app(FEDERATION_ANNOUNCE_RATE=2)
     fed = get_federation(app)

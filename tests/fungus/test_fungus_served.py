@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from wwm.fungus.weights import parse_header
-from wwm.gateway.core import Gateway, load_server
+from wwm.gateway.queries import Gateway
+from wwm.protocol.manifest import load_server
 from wwm.songs.request import parse_action, parse_state
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,7 +22,6 @@ import pytest
 from gwkit import REPO, HelloRef, kill_program1, wait_no_program1
 
 CGI = REPO / "cgi-bin" / "wwm.py"
-CORE = REPO / "wwm" / "gateway" / "core.py"
 PYTHON = "/usr/bin/python3"
 POISON = ("flask", "lxml", "wwm", "requests", "werkzeug", "click", "gunicorn", "tomli", "defusedxml",
           "sitecustomize", "usercustomize")
@@ -114,12 +113,34 @@ def imported_modules(stderr: str) -> set[str]:
     return names
 
 
-def test_cgi_file_is_the_core():
-    """cgi-bin/wwm.py is the gateway core itself (a link or an identical copy)."""
-    assert CGI.exists()
-    assert CGI.resolve() == CORE.resolve() or CGI.read_bytes() == CORE.read_bytes()
+def test_cgi_file_is_the_current_build_of_the_package():
+    """cgi-bin/wwm.py is the amalgamation of wwm/protocol and wwm/gateway, as built now."""
+    from wwm.gateway import amalgamate
+
+    assert CGI.read_text(encoding="utf-8") == amalgamate.build(), "stale: run `make cgi`"
     assert CGI.read_text(encoding="utf-8").startswith("#!/usr/bin/env python3")
-    assert os.access(CGI, os.X_OK) or os.access(CGI.resolve(), os.R_OK)
+    assert os.access(CGI, os.X_OK)
+
+
+def test_amalgamation_refuses_clashing_names_and_foreign_imports(tmp_path):
+    """Two modules defining one name, or a module importing outside the standard
+    library, cannot be joined into the one file: the build says which."""
+    import shutil
+
+    from wwm.gateway import amalgamate
+
+    pkg = tmp_path / "wwm"
+    shutil.copytree(REPO / "wwm" / "protocol", pkg / "protocol")
+    shutil.copytree(REPO / "wwm" / "gateway", pkg / "gateway")
+    assert amalgamate.build(str(pkg)) == amalgamate.build()
+    rewards = pkg / "protocol" / "rewards.py"
+    original = rewards.read_text()
+    rewards.write_text(original + "\n\ndef load_server():\n    pass\n")
+    with pytest.raises(amalgamate.BuildError, match="load_server.*defined in both"):
+        amalgamate.build(str(pkg))
+    rewards.write_text("import requests\n" + original)
+    with pytest.raises(amalgamate.BuildError, match="requests"):
+        amalgamate.build(str(pkg))
 
 
 def test_static_imports_are_stdlib(stdlib_names):

@@ -183,6 +183,15 @@ def test_mind_hang(gw):
 # -- ending stubborn programs and their children ---------------------------------
 
 
+def gone_soon(pid: int, within: float = 5.0) -> bool:
+    """SIGKILL is delivered asynchronously: on a busy machine the process may
+    still be listed for a moment after EndRun has answered."""
+    deadline = time.monotonic() + within
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not pid_alive(pid)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -201,7 +210,7 @@ def test_ignores_stop_and_sigterm(gw):
     started = time.monotonic()
     assert gw.q(server, "EndRun", run=run).ok()["score"] == ref.score()
     assert time.monotonic() - started < 5.0  # grace 0.5 s: stop, SIGTERM, SIGKILL
-    assert not pid_alive(pid)
+    assert gone_soon(pid)
 
 
 def test_child_is_ended_with_its_parent(gw):
@@ -210,7 +219,7 @@ def test_child_is_ended_with_its_parent(gw):
     child = int((run_dir(gw, server, run) / "child.pid").read_text())
     assert pid_alive(child)
     gw.q(server, "EndRun", run=run).ok()
-    assert not pid_alive(child)
+    assert gone_soon(child)
 
 
 def test_child_is_ended_when_its_parent_crashes(gw):
@@ -221,7 +230,7 @@ def test_child_is_ended_when_its_parent_crashes(gw):
     deadline = time.monotonic() + 3
     while pid_alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not pid_alive(child)
+    assert gone_soon(child)
     assert_ended(gw, server, run)
 
 

@@ -138,9 +138,9 @@ class Gateway:
 
     def end_all_runs(self) -> None:
         """End every run left in the runs folder (after a killed gateway)."""
-        from wwm.gateway import core
+        from wwm.gateway.queries import Gateway
 
-        core.Gateway(str(self.root), str(self.runs)).shutdown()
+        Gateway(str(self.root), str(self.runs)).shutdown()
 
     def __enter__(self) -> "Gateway":
         return self.start()

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from wwm.client import connect, run_episode
-from wwm.errors import ProtocolError
+from wwm.protocol.errors import ProtocolError
 
 sys.path.insert(0, os.path.dirname(__file__))
 from gateways import Gateway, add_society, hello_bisect_score, make_root, society_status  # noqa: E402
@@ -287,6 +287,6 @@ def test_a_member_behind_the_cgi_gateway_under_lighttpd(lab, tmp_path):
         assert status["flask"]["answered"] == steps
     finally:
         gwkit.stop_process(proc)
-        from wwm.gateway import core
+        from wwm.gateway.queries import Gateway
 
-        core.Gateway(str(cgi_root), str(runs)).shutdown()
+        Gateway(str(cgi_root), str(runs)).shutdown()

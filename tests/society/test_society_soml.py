@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from wwm.client import connect, run_episode
-from wwm.gateway import core
+from wwm.protocol.errors import ProtocolError
+from wwm.protocol.manifest import load_server
 from wwm.society.soml import SocietyFileError, load, parse, society_folder
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -49,7 +50,7 @@ def test_repository_example_loads():
     spec = load(str(REPO / "minds" / "society-hello"))
     assert spec.rule == "vote" and len(spec.members) >= 2
     assert all(os.path.isfile(os.path.join(m.href, "wwm.toml")) for m in spec.members)
-    server = core.load_server(str(REPO / "minds" / "society-hello"))
+    server = load_server(str(REPO / "minds" / "society-hello"))
     assert server.kind == "society" and server.role == "mind"
 
 
@@ -59,7 +60,7 @@ def test_society_file_becomes_a_folder_that_plays_like_a_mind(tmp_path):
     xml.write_text('<society name="team" rule="vote"><member href="root/minds/good" weight="2"/>'
                    '<member href="root/minds/stubborn"/></society>')
     folder = society_folder(str(xml))
-    assert os.path.basename(folder) == "team" and core.load_server(folder).kind == "society"
+    assert os.path.basename(folder) == "team" and load_server(folder).kind == "society"
     assert load(folder).members[0].href == str(root / "minds" / "good")  # made absolute
     result = run_episode(str(root / "worlds" / "hello-python"), [folder], steps=25, seed=2)
     assert result["score"] == hello_bisect_score(2, 25)
@@ -72,6 +73,6 @@ def test_a_broken_society_file_ends_the_run_with_its_reason(tmp_path):
     (folder / "wwm.toml").write_text('kind = "society"\nname = "broken"\ncommand = "python3 -m wwm.society"\n')
     (folder / "society.xml").write_text('<society rule="best"><member href="x"/></society>')
     run = connect(str(folder)).start_run()
-    with pytest.raises(core.ProtocolError) as info:
+    with pytest.raises(ProtocolError) as info:
         run.get_action("low: 1\nhigh: 100\n")
     assert "rule='best'" in str(info.value) and "society" in str(info.value)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from wwm.gateway.core import BadRequest, Gateway, load_server
+from wwm.gateway.queries import Gateway
+from wwm.protocol.errors import BadRequest
+from wwm.protocol.manifest import load_server
 from wwm.songs.request import parse_action, parse_state
 
 REPO = Path(__file__).resolve().parents[2]

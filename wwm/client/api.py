@@ -7,7 +7,7 @@ import time
 from typing import Callable, Sequence
 
 from wwm.client.client import Server, connect
-from wwm.society.annotate import strip as strip_annotations
+from wwm.protocol.annotations import strip as strip_annotations
 
 __all__ = ["run_episode", "describe"]
 

@@ -21,8 +21,10 @@ import threading
 import urllib.parse
 from dataclasses import dataclass
 
-from wwm.errors import BadResponse, ConnectionFailed, GatewayError, error_for_code
-from wwm.gateway import core
+from wwm.gateway.queries import Gateway, dispatch
+from wwm.protocol.envelope import parse_response
+from wwm.protocol.errors import BadResponse, ConnectionFailed, GatewayError, error_for_code
+from wwm.protocol.manifest import load_server
 
 __all__ = ["Result", "Server", "Run", "connect", "HTTPTransport", "LocalTransport"]
 
@@ -34,6 +36,12 @@ class Result:
     state: str
     done: bool
     score: str
+
+
+# Queries that change nothing: safe to send again when a connection breaks mid-query.
+# The others (StartRun, ExecuteAction, GetAction, ...) are never re-sent: the
+# gateway may have acted on them already, and a second copy would act twice.
+IDEMPOTENT = frozenset({"Describe", "GetState", "GetScore"})
 
 
 class HTTPTransport:
@@ -76,12 +84,12 @@ class HTTPTransport:
                     conn.close()
                 self._local.conn = None
                 # A kept-alive connection the server has closed fails on first
-                # use: retry once on a fresh one, for idempotent transport errors only.
-                if attempt or not isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError,
-                                                   ConnectionResetError)):
+                # use: retry once on a fresh one, for idempotent queries only.
+                if attempt or query not in IDEMPOTENT or not isinstance(
+                        exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)):
                     raise ConnectionFailed(f"{query}: {exc}", url=self.url) from None
         try:
-            doc = core.parse_response(data, resp.getheader("Content-Type", ""))
+            doc = parse_response(data, resp.getheader("Content-Type", ""))
         except (ValueError, GatewayError) as exc:
             raise BadResponse(f"{query}: HTTP {resp.status}, not a wwm response: {exc}", url=self.url) from None
         if resp.status != 200 or doc.get("status") == "error":
@@ -108,7 +116,7 @@ def _private_runs() -> str:
         _PRIVATE_RUNS.append(folder)
 
         def clean() -> None:
-            core.Gateway(folder, folder).shutdown()  # ends any run still going
+            Gateway(folder, folder).shutdown()  # ends any run still going
             shutil.rmtree(folder, ignore_errors=True)
 
         atexit.register(clean)
@@ -119,16 +127,20 @@ class LocalTransport:
     """Queries on a local server folder, through the gateway core in-process."""
 
     def __init__(self, path: str, runs: str | None = None):
-        self.server = core.load_server(path)
+        self.server = load_server(path)
         self.url = os.path.abspath(path)
         runs = runs or os.environ.get("WWM_RUNS") or _private_runs()
         root = os.path.dirname(os.path.dirname(self.server.path))
-        self.gateway = core.Gateway(root, runs)
+        self.gateway = Gateway(root, runs)
 
     def call(self, query: str, **params) -> dict:
         params = {k: v for k, v in params.items() if v is not None}
-        outcome = core.dispatch(self.gateway, self.server, query, params)
+        outcome = dispatch(self.gateway, self.server, query, params)
         return dict(outcome.fields, run=outcome.run, status="ok", code=200)
+
+    def abort(self, run: str) -> None:
+        """Stop a run's Program 1 now, even while a query on it is stuck."""
+        self.gateway.abort(self.server, run)
 
     def close(self) -> None:
         pass
@@ -156,6 +168,12 @@ class Server:
 
     def close(self) -> None:
         self.transport.close()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"<wwm.Server {self.url}>"
@@ -188,7 +206,26 @@ class Run:
 
     def end(self) -> str:
         """End the run; returns its final score (may be empty for a Mind)."""
+        self._ended = True
         return self._call("EndRun", run=self.id).get("score", "")
+
+    def abort(self) -> None:
+        """Stop a local run's Program 1 at once, even while another thread's query
+        on it is stuck; a remote run is left to its gateway's idle reaping."""
+        abort = getattr(self.server.transport, "abort", None)
+        if abort is not None:
+            abort(self.id)
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """End the run on leaving the block, unless it was ended already."""
+        if not getattr(self, "_ended", False):
+            try:
+                self.end()
+            except GatewayError:
+                pass  # already ended or reaped: nothing left to end
 
     def __repr__(self) -> str:
         return f"<wwm.Run {self.id} on {self.server.url}>"

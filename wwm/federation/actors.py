@@ -81,7 +81,7 @@ class Actors:
                                              "A World-Wide-Mind node: its Minds and Worlds are actors here too.")}
         servers = []
         if self.root:
-            from wwm.gateway.core import list_servers  # the gateway's own manifest reader
+            from wwm.protocol.manifest import list_servers
 
             servers = list_servers(self.root)
         minds = [s for s in servers if s.role == "mind"]

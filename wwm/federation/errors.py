@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from wwm.errors import WWMError
+from wwm.protocol.errors import WWMError
 
 __all__ = ["FederationError", "SignatureError", "UnsupportedSignature", "FetchError", "ForbiddenAddress"]
 

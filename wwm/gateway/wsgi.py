@@ -1,10 +1,11 @@
-"""The persistent gateway: Flask over the same core as the CGI file.
+"""The persistent gateway: Flask with the gateway's WSGI App mounted at ``/wwm``.
 
 ``create_app(config)`` builds the Flask app of the other areas (scores, web
-UI, federation, when present) and puts the gateway in front of it: requests
-under ``/wwm/`` go straight from WSGI to ``core.handle`` — the step loop's hot
-path, where Flask's request machinery would cost more than the query itself —
-and everything else goes to Flask.  The app holds no run state in memory, so
+UI, federation, when present) and puts the gateway's own WSGI application
+(``wwm.gateway.app.App``, the very code the CGI file runs) in front of it:
+requests under ``/wwm/`` go straight to it -- the step loop's hot path, where
+Flask's request machinery would cost more than the query itself -- and
+everything else goes to Flask.  The app holds no run state in memory, so
 several gunicorn workers can share one runs folder.
 """
 from __future__ import annotations
@@ -13,53 +14,27 @@ import os
 
 from flask import Flask
 
-from wwm.gateway import core, envelope
+from wwm.gateway.app import MAX_BODY, App
+from wwm.gateway.queries import Gateway
 
 PREFIX = "/wwm"
-XML_TYPES = ("application/xml", "text/xml")
 
 
-class GatewayMiddleware:
-    """WSGI: ``/wwm/NAME?query=…`` to the core, the rest to the wrapped app."""
+class Mount:
+    """WSGI: ``/wwm/NAME?query=…`` to the gateway App, the rest to the wrapped app."""
 
-    def __init__(self, app, gateway: core.Gateway):
-        self.app, self.gateway = app, gateway
+    def __init__(self, app, gateway: Gateway):
+        self.app, self.gateway, self.gateway_app = app, gateway, App(gateway)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path != PREFIX and not path.startswith(PREFIX + "/"):
             return self.app(environ, start_response)
-        resp = self.respond(environ, path[len(PREFIX):].strip("/"))
-        headers = [("Content-Type", resp.content_type), ("Content-Length", str(len(resp.body)))]
-        headers += [(k, v) for k, v in resp.headers.items() if "\n" not in v and "\r" not in v]
-        start_response(f"{resp.status} {core.REASONS.get(resp.status, '')}", headers)
-        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else resp.body]
-
-    def respond(self, environ, name: str) -> core.Response:
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > core.MAX_BODY:
-            return self.error(environ, name, core.TooLarge(f"request body is larger than {core.MAX_BODY} bytes"))
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
-        ctype = environ.get("CONTENT_TYPE", "")
-        if body and ctype.split(";")[0].strip().lower() in XML_TYPES:
-            try:
-                envelope.validate(body)  # the shipped schema, with lxml's safe settings
-            except core.GatewayError as exc:
-                return self.error(environ, name, exc)
-        req = core.Request(method=environ.get("REQUEST_METHOD", "GET").upper(), server=name,
-                           query_string=environ.get("QUERY_STRING", ""), body=body, content_type=ctype)
-        return core.handle(req, self.gateway)
-
-    @staticmethod
-    def error(environ, name: str, exc: core.GatewayError) -> core.Response:
-        fmt = "json" if "format=json" in environ.get("QUERY_STRING", "") else "xml"
-        return core.Response(*core.render(None, fmt, error=exc, server=name))
+        environ = dict(environ, PATH_INFO=path[len(PREFIX):], SCRIPT_NAME=environ.get("SCRIPT_NAME", "") + PREFIX)
+        return self.gateway_app(environ, start_response)
 
 
-def gateway_of(app: Flask) -> core.Gateway:
+def gateway_of(app: Flask) -> Gateway:
     return app.extensions["wwm.gateway"]
 
 
@@ -67,9 +42,9 @@ def init_app(app: Flask) -> None:
     root = os.path.abspath(app.config["ROOT"])
     runs = os.path.abspath(app.config["RUNS"])
     os.makedirs(runs, exist_ok=True)
-    gw = core.Gateway(root, runs)
+    gw = Gateway(root, runs)
     app.extensions["wwm.gateway"] = gw
-    app.wsgi_app = GatewayMiddleware(app.wsgi_app, gw)
+    app.wsgi_app = Mount(app.wsgi_app, gw)
 
 
 def serve(app: Flask, host: str, port: int, threads: int = 32) -> None:
@@ -89,6 +64,7 @@ def serve(app: Flask, host: str, port: int, threads: int = 32) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    gateway_of(app).reaper.start_timer()  # a quiet gateway reaps idle runs too
     try:
         server.run()
     except KeyboardInterrupt:
@@ -107,7 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(ROOT=os.environ.get("WWM_ROOT", os.getcwd()),
                       RUNS=os.environ.get("WWM_RUNS", os.path.join(os.getcwd(), "runs")),
-                      MAX_CONTENT_LENGTH=core.MAX_BODY)
+                      MAX_CONTENT_LENGTH=MAX_BODY)
     app.config.update(config or {})
     init_app(app)
     try:

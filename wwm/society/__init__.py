@@ -12,7 +12,7 @@ actions), :mod:`.rules` (the rules, pure functions), :mod:`.members` (one
 member's link), :mod:`.society` (the engine), ``python3 -m wwm.society`` (the
 Program 1).  See docs/society.md.
 """
-from wwm.society.annotate import Annotated, AnnotationError, annotate, format_ranking, parse, strip
+from wwm.protocol.annotations import Annotated, AnnotationError, annotate, format_ranking, parse, strip
 from wwm.society.soml import Member, SocietyFileError, Spec, load, society_folder
 from wwm.society.society import NoLiveMember, Society
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from wwm.gateway.core import write_atomic
+from wwm.protocol.files import write_atomic
 from wwm.program import Mind, Step, join_reward, serve_mind
 from wwm.society.soml import SocietyFileError, Spec, load
 from wwm.society.society import Society

@@ -18,9 +18,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from wwm.errors import (BadRequest, BadResponse, ClientError, Conflict, ConnectionFailed, GatewayError,
-                        NotFound, ProgramTimeout, ProtocolError, TooManyRuns)
-from wwm.society.annotate import Annotated, AnnotationError, parse
+from wwm.protocol.errors import BadRequest, BadResponse, ClientError, Conflict, ConnectionFailed, GatewayError, NotFound, ProgramTimeout, ProtocolError, TooManyRuns
+from wwm.protocol.annotations import Annotated, AnnotationError, parse
 from wwm.society.soml import Member
 
 __all__ = ["Answer", "MemberLink", "classify"]
@@ -208,22 +207,11 @@ class MemberLink:
 
     def _force_stop(self) -> None:
         """The worker is stuck in a call: stop a local member's Program 1 directly."""
-        run, server = self.run, self.server
-        transport = getattr(server, "transport", None)
-        gateway = getattr(transport, "gateway", None)
-        if run is None or gateway is None:
-            return  # a remote member: its gateway reaps the idle run
-        from wwm.gateway import core
-
-        run_dir = gateway._run_dir(transport.server, run.id)
-        try:
-            with open(os.path.join(run_dir, ".wwm.json"), encoding="utf-8") as f:
-                notes = json.load(f)
-            core.write_atomic(os.path.join(run_dir, "stop"), "")
-            if not transport.server.shared:
-                core.stop_process(notes.get("pid", 0), notes.get("start"), 0.5)
-        except (OSError, ValueError):
-            pass
+        if self.run is not None:
+            try:
+                self.run.abort()
+            except OSError:
+                pass
 
 
 def _short(exc: BaseException) -> str:

@@ -48,7 +48,7 @@ class Ballot:
 
     Attributes:
         member: the member's name.
-        action: the action's key (see :func:`wwm.society.annotate.action_key`).
+        action: the action's key (see :func:`wwm.protocol.annotations.action_key`).
         weight: ``c_i``, the weight the society gives the member.
         w: the urgency the member reported, or None.
         q: the Q-values it reported, by action key (or item id).

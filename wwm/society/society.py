@@ -33,10 +33,10 @@ import sys
 import tempfile
 import time
 
-from wwm.gateway.core import write_atomic
+from wwm.protocol.files import write_atomic
 from wwm.program import split_reward
 from wwm.society import rules
-from wwm.society.annotate import Annotated, annotate, format_ranking
+from wwm.protocol.annotations import Annotated, annotate, format_ranking
 from wwm.society.members import BUSY, SLOW, Answer, MemberLink
 from wwm.society.rules import Ballot
 from wwm.society.soml import Spec

@@ -43,7 +43,9 @@ from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
-from wwm.gateway.core import NAME_RE, GatewayError, parse_xml
+from wwm.protocol.errors import GatewayError
+from wwm.protocol.manifest import NAME_RE
+from wwm.protocol.xmlsafe import parse_xml
 from wwm.society.rules import RULES
 
 __all__ = ["Member", "Spec", "SocietyFileError", "load", "parse", "to_xml", "society_folder",

@@ -39,7 +39,7 @@ import time
 from functools import lru_cache
 
 from wwm.program import Mind, serve_mind
-from wwm.society.annotate import annotate, format_ranking
+from wwm.protocol.annotations import annotate, format_ranking
 
 GAMMA = 0.9
 

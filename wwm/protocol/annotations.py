@@ -40,8 +40,9 @@ import re
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
-from wwm.gateway.core import GatewayError, parse_xml
-from wwm.program import format_number
+from wwm.protocol.errors import GatewayError
+from wwm.protocol.xmlsafe import parse_xml
+from wwm.protocol.rewards import format_number
 
 __all__ = ["Annotated", "AnnotationError", "annotate", "parse", "strip", "action_key",
            "format_ranking", "MAX_Q"]

@@ -1,9 +1,9 @@
-"""Annotations on actions: w and Q-values in text and XML (wwm/society/annotate.py)."""
+"""Annotations on actions: w and Q-values in text and XML (wwm/protocol/annotations.py)."""
 from __future__ import annotations
 
 import pytest
 
-from wwm.society.annotate import AnnotationError, action_key, annotate, format_ranking, parse, strip
+from wwm.protocol.annotations import AnnotationError, action_key, annotate, format_ranking, parse, strip
 
 
 def test_text_round_trip():
