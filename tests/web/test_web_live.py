@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from wwm.gateway import core
+from wwm.protocol.errors import NotFound
 from wwm.web import live
 
 
@@ -48,7 +48,7 @@ def test_a_local_run_is_driven_to_its_end_and_stopped_on_request(tmp_path, runs_
 
 @pytest.mark.parametrize("run_id", ["../../etc/passwd", "0123456789ABCDEF", "", "a" * 17])
 def test_odd_run_ids_are_not_found(tmp_path, run_id):
-    with pytest.raises(core.NotFound):
+    with pytest.raises(NotFound):
         live.read(str(tmp_path), run_id)
-    with pytest.raises(core.NotFound):
+    with pytest.raises(NotFound):
         live.stop(str(tmp_path), run_id)

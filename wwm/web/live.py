@@ -16,7 +16,8 @@ import threading
 import time
 
 from wwm.client.api import _number, run_episode
-from wwm.gateway import core
+from wwm.protocol.errors import NotFound
+from wwm.protocol.files import write_atomic
 
 __all__ = ["start", "read", "stop", "Stopped", "MAX_STEPS"]
 
@@ -38,7 +39,7 @@ def _folder(runs: str) -> str:
 
 def _path(runs: str, run_id: str, ext: str) -> str:
     if not ID_RE.match(run_id or ""):
-        raise core.NotFound("no such run")
+        raise NotFound("no such run")
     return os.path.join(_folder(runs), f"{run_id}.{ext}")
 
 
@@ -51,7 +52,7 @@ def read(runs: str, run_id: str) -> dict:
         with open(_path(runs, run_id, "json"), encoding="utf-8") as f:
             rec = json.load(f)
     except (FileNotFoundError, ValueError):
-        raise core.NotFound("no such run") from None
+        raise NotFound("no such run") from None
     if rec["status"] == "running" and rec.get("host") == socket.gethostname() and not _alive(rec.get("pid")):
         rec.update(status="lost", error="the server process driving this run has ended")
     return rec
@@ -71,7 +72,7 @@ def stop(runs: str, run_id: str) -> None:
     """Ask the run to end (after its current step)."""
     rec = read(runs, run_id)
     if rec["status"] == "running":
-        core.write_atomic(_path(runs, run_id, "stop"), "stop")
+        write_atomic(_path(runs, run_id, "stop"), "stop")
 
 
 class _Progress:
@@ -83,7 +84,7 @@ class _Progress:
         self.last = 0.0
 
     def save(self) -> None:
-        core.write_atomic(_path(self.runs, self.rec["id"], "json"), json.dumps(self.rec))
+        write_atomic(_path(self.runs, self.rec["id"], "json"), json.dumps(self.rec))
 
     def write(self, line: str) -> None:
         step = json.loads(line)

@@ -12,9 +12,11 @@ from flask import Blueprint, Response, abort, current_app, jsonify, redirect, re
 from werkzeug.exceptions import HTTPException
 
 from wwm import scoreboard
-from wwm.errors import WWMError
 from wwm.federation.service import RateLimiter
-from wwm.gateway import core
+from wwm.gateway.queries import Gateway
+from wwm.protocol.errors import GatewayError, NotFound, WWMError
+from wwm.protocol.files import write_atomic
+from wwm.protocol.manifest import NAME_RE, Server, find_server, list_servers
 from wwm.web import live, security
 from wwm.web.pictures import avatar_png, chart
 
@@ -33,7 +35,7 @@ RULES = (("vote", "majority vote"), ("collective", "Maximize Collective Happines
 # -- plumbing ------------------------------------------------------------------------------
 
 
-def _gateway() -> core.Gateway:
+def _gateway() -> Gateway:
     return current_app.extensions["wwm.gateway"]
 
 
@@ -67,7 +69,7 @@ def _error(exc):
     """Errors as a page that says what went wrong; never a stack trace."""
     if isinstance(exc, HTTPException):
         status, message = exc.code or 500, exc.description or exc.name
-    elif isinstance(exc, core.GatewayError):
+    elif isinstance(exc, GatewayError):
         status, message = getattr(exc, "code", 400), str(exc)
     elif isinstance(exc, (WWMError, ValueError)):
         status, message = 400, str(exc)
@@ -77,7 +79,7 @@ def _error(exc):
     return render_template("error.html", status=status, message=message), status
 
 
-def language(server: core.Server) -> str:
+def language(server: Server) -> str:
     """The language of a server's Program 1, from its manifest (``language``) or its command."""
     manifest = server.manifest
     if manifest.get("language"):
@@ -94,7 +96,7 @@ def language(server: core.Server) -> str:
 def _servers() -> list[dict]:
     gw, fed = _gateway(), _federation()
     out = []
-    for server in core.list_servers(gw.root):
+    for server in list_servers(gw.root):
         d = dict(gw.describe(server).fields)  # what the Describe query answers
         d.update(id=server.id, language=language(server), api=f"/wwm/{server.id}",
                  params=server.manifest.get("params") if server.kind == "world" else None)
@@ -114,7 +116,7 @@ def _target(choice: str, url: str, role: str):
         return connect(security.check_url(url)), url
     if not choice:
         raise ValueError(f"choose a {role} or give its URL")
-    server = core.find_server(gw.root, choice)
+    server = find_server(gw.root, choice)
     if server.role != role:
         raise ValueError(f"{choice} is not a {role}")
     return connect(server.path, runs=gw.runs), server.id
@@ -183,7 +185,7 @@ def watch_run(run_id):
 def run_json(run_id):
     try:
         return jsonify(live.read(_gateway().runs, run_id))
-    except core.NotFound as exc:
+    except NotFound as exc:
         return jsonify({"error": str(exc)}), 404
 
 
@@ -236,14 +238,14 @@ def save_society():
 
     gw = _gateway()
     name = request.form.get("name", "").strip()
-    if not core.NAME_RE.match(name) or ".." in name:
+    if not NAME_RE.match(name) or ".." in name:
         raise ValueError("a society's name is letters, digits, '-', '_' or '.' (it becomes minds/NAME)")
     rule = request.form.get("rule", "")
     if rule not in dict(RULES):
         raise ValueError(f"unknown rule {rule[:40]!r}")
     members = []
     for choice in request.form.getlist("member"):
-        server = core.find_server(gw.root, choice)
+        server = find_server(gw.root, choice)
         if server.role != "mind":
             raise ValueError(f"{choice} is not a Mind")
         members.append(soml.Member(f"../{server.name}", server.name))
@@ -259,14 +261,14 @@ def save_society():
         os.makedirs(folder)
     except FileExistsError:
         raise ValueError(f"minds/{name} exists already: choose another name") from None
-    core.write_atomic(os.path.join(folder, soml.SOCIETY_FILE), soml.to_xml(spec))
-    core.write_atomic(os.path.join(folder, "wwm.toml"), soml.manifest(spec))
+    write_atomic(os.path.join(folder, soml.SOCIETY_FILE), soml.to_xml(spec))
+    write_atomic(os.path.join(folder, "wwm.toml"), soml.manifest(spec))
     return redirect(url_for("web.new_run", mind=f"minds/{name}", saved=name), 303)
 
 
 @bp.get("/societies/<name>.xml")
 def society_file(name):
-    server = core.find_server(_gateway().root, f"minds/{name}")
+    server = find_server(_gateway().root, f"minds/{name}")
     if server.kind != "society":
         abort(404)
     with open(os.path.join(server.path, "society.xml"), "rb") as f:
@@ -300,7 +302,7 @@ def _ask_songs(choice: str, text: str):
     allowed, wait = ASK_LIMIT.allow(request.remote_addr or "")
     if not allowed:
         abort(429, f"too many questions from your address: ask again in {wait:.0f} s")
-    server = core.find_server(gw.root, choice)
+    server = find_server(gw.root, choice)
     if server.role != "mind":
         raise ValueError(f"{choice} is not a Mind")
     visitor = hashlib.sha256(security.csrf_token().encode()).hexdigest()[:16]
@@ -360,7 +362,7 @@ def actor(name):
         obj = activity.get("object") if isinstance(activity, dict) else None
         if isinstance(obj, dict) and obj.get("type") == "Note":
             notes.append({"text": note_text(obj), "published": obj.get("published", ""), "url": obj.get("url")})
-    server = core.find_server(_gateway().root, found.server) if found.server else None
+    server = find_server(_gateway().root, found.server) if found.server else None
     return render_template("actor.html", actor=found, handle=fed.actors.handle(name), id=fed.actors.id(name),
                            followers=fed.store.count_followers(name), following=fed.store.count_following(name),
                            notes=notes, server=server, language=language(server) if server else None)
