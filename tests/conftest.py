@@ -14,6 +14,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wwmtest import REPO, processes_under  # noqa: E402
 
+# The suite may run as root (CI containers). A web gateway refuses to start
+# Program 1 as root unless this is set; the refusal itself is tested with it removed.
+os.environ.setdefault("WWM_ALLOW_ROOT", "1")
+
 
 @pytest.fixture
 def runs_dir(tmp_path):

@@ -42,16 +42,28 @@ def load_manifest(folder: Path) -> dict:
         return tomllib.load(f)
 
 
+_BUILDS: list[str] = []
+
+
+def _builds() -> str:
+    """A runs folder of this process for builds (as the gateway builds under RUNS), removed at exit."""
+    if not _BUILDS:
+        import atexit
+        import shutil
+
+        _BUILDS.append(tempfile.mkdtemp(prefix="wwm-builds-"))
+        atexit.register(shutil.rmtree, _BUILDS[0], True)
+    return _BUILDS[0]
+
+
 def build(folder: Path) -> None:
     """Run the manifest's `build` when `build_creates` is missing or stale."""
-    server = load_server(str(Path(folder).resolve()))
-    with tempfile.TemporaryDirectory() as lock_dir:
-        build_server(server, lock_dir)
+    build_server(load_server(str(Path(folder).resolve())), _builds())
 
 
 def command(folder: Path) -> list[str]:
     """The manifest's command, as the gateway resolves it."""
-    return resolve_command(load_server(str(Path(folder).resolve())))
+    return resolve_command(load_server(str(Path(folder).resolve())), _builds())
 
 
 class Program:

@@ -74,3 +74,50 @@ def test_cgi_file_is_a_fresh_build_and_the_committed_one_is_current(tmp_path):
     # `python3 -m wwm.gateway.amalgamate` (or `make cgi`) after editing the package.
     assert (REPO / "cgi-bin" / "wwm.py").read_bytes() == written.read_bytes(), \
         "cgi-bin/wwm.py is stale: run `make cgi`"
+
+
+def test_operator_errors_are_one_line_never_a_traceback(tmp_path):
+    """What an operator gets wrong, answered in one line with exit code 1 (or 2 for usage)."""
+    import socket
+    import subprocess
+    import sys
+
+    def wwm(*args, timeout=30):
+        return subprocess.run([sys.executable, "-m", "wwm", *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=str(REPO))
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    (tmp_path / "minds").mkdir()
+    try:
+        cases = [
+            (["serve", "--root", str(tmp_path), "--port", str(port)], "cannot listen"),
+            (["serve", "--root", str(tmp_path / "nothing"), "--port", "1"], "no minds/ or worlds/"),
+            (["cgi-file", str(tmp_path / "missing" / "dir" / "wwm.py")], "no folder"),
+            (["run", "worlds/hello-python", "minds/hello-python", "--steps", "0"], "--steps"),
+            (["run", "worlds/hello-python", "minds/hello-python", "--steps", "-3"], "--steps"),
+        ]
+        for args, words in cases:
+            out = wwm(*args)
+            assert out.returncode in (1, 2) and words in out.stderr, (args, out.stderr)
+            assert "Traceback" not in out.stderr, out.stderr
+    finally:
+        busy.close()
+
+
+def test_a_url_that_is_not_a_gateway_says_so(tmp_path):
+    import http.server
+    import threading
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        res = CliRunner().invoke(cli, ["run", f"http://127.0.0.1:{srv.server_port}/x", "minds/hello-python",
+                                       "--steps", "1"])
+        assert res.exit_code == 1 and "not a wwm gateway" in res.output
+        assert json.loads(res.output.splitlines()[0])["error"]  # a JSON line on failure too
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -22,7 +22,7 @@ from lib_driver import Program, RefWorld, play, ref_mind, ref_transcript  # noqa
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "wwm" / "lib"
 LANGS = ["python", "sh", "c", "perl", "js"]
-INCLUDED = ["sh", "c", "perl", "js"]  # languages whose helper is a file linked into the template
+INCLUDED = ["sh", "c", "perl", "js"]  # languages whose helper is a file copied into the template
 RUNTIME = {"python": "python3", "sh": "sh", "c": "cc", "perl": "perl", "js": "node"}
 
 
@@ -55,9 +55,10 @@ def test_template_folder(kind, lang):
     m = tomllib.loads((folder / "wwm.toml").read_text())
     assert m["name"] == folder.name and m["kind"] == kind[:-1]
     include = {"sh": "wwm.sh", "c": "wwm.h", "perl": "WWM.pm", "js": "wwm.js"}[lang]
-    link = folder / include
-    assert link.is_symlink() and not os.path.isabs(os.readlink(link))
-    assert link.resolve() == (LIB / include).resolve()
+    copy = folder / include
+    # a real copy, so that `cp -r minds/ …` gives a working folder; kept identical to wwm/lib/
+    assert not copy.is_symlink(), f"{copy} must be a copy, not a link"
+    assert copy.read_bytes() == (LIB / include).read_bytes(), f"{copy} differs from wwm/lib/{include}: copy it again"
 
 
 @pytest.mark.parametrize("std", ["", "-std=c99 -pedantic"])

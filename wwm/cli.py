@@ -24,13 +24,16 @@ def cli():
 @cli.command("run")
 @click.argument("world")
 @click.argument("minds", nargs=-1)
-@click.option("--steps", default=100, show_default=True, help="Most steps to run (the World may stop sooner).")
+@click.option("--steps", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Most steps to run (the World may stop sooner).")
 @click.option("--seed", type=int, default=None, help="Seed passed to StartRun of the World and the Minds.")
 @click.option("--transcript", type=click.File("w"), default=None, help="Write one JSON line per step here.")
 @click.option("--quiet", is_flag=True, help="No progress line, only the final JSON.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A run parameter the World declares (see `wwm describe WORLD`); repeatable.")
 @click.option("--society", "society", type=click.Path(exists=True), default=None,
               help="A society file (SOML XML) or society folder, played as one more Mind.")
-def run_command(world, minds, steps, seed, transcript, quiet, society):
+def run_command(world, minds, steps, seed, transcript, quiet, society, params):
     """Run MINDS in WORLD; each is a URL (http://host/wwm/NAME) or a server folder.
 
     Prints progress, then one JSON line: world, mind, steps, score, seconds.
@@ -50,12 +53,19 @@ def run_command(world, minds, steps, seed, transcript, quiet, society):
         labels.append(os.path.abspath(society))
     if not minds:
         raise click.UsageError("give at least one Mind after the World (or --society FILE)")
+    if any("=" not in p for p in params):
+        raise click.UsageError("--param takes NAME=VALUE")
+    chosen = dict(p.split("=", 1) for p in params)
+    rec = None
     try:
         with ClientRecorder(world, labels) as rec:
-            result = run_episode(world, minds, steps=steps, seed=seed, transcript=transcript,
+            result = run_episode(world, minds, steps=steps, seed=seed, transcript=transcript, params=chosen,
                                  progress=rec.progress(None if quiet else terminal_progress()))
             rec.finish(result)
     except (WWMError, ValueError) as exc:
+        # scripts read the last line: a JSON line on failure too, then the one-line error
+        click.echo(json.dumps({"world": world, "minds": labels, "error": str(exc),
+                               "outcome": rec.rec["outcome"] if rec else "crashed"}))
         raise WWMUsageError(str(exc)) from None
     click.echo(json.dumps(result))
 
@@ -89,9 +99,14 @@ def serve_command(root, runs, host, port, threads):
     from wwm.gateway.wsgi import create_app, serve
 
     root = os.path.abspath(root)
+    if not any(os.path.isdir(os.path.join(root, sub)) for sub in ("minds", "worlds")):
+        raise WWMUsageError(f"{root} has no minds/ or worlds/ folder: nothing to serve (see --root)")
     app = create_app({"ROOT": root, "RUNS": os.path.abspath(runs or os.path.join(root, "runs"))})
     click.echo(f"wwm gateway on http://{host}:{port}/wwm/ serving {root}", err=True)
-    serve(app, host, port, threads=threads)
+    try:
+        serve(app, host, port, threads=threads)
+    except OSError as exc:
+        raise WWMUsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @cli.command("new")
@@ -123,6 +138,8 @@ def cgi_file_command(dest):
         return
     if os.path.isdir(dest):
         dest = os.path.join(dest, "wwm.py")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
+        raise WWMUsageError(f"no folder {os.path.dirname(os.path.abspath(dest))!r} to write {os.path.basename(dest)} in")
     amalgamate.write(dest)
     click.echo(f"wrote {dest}", err=True)
 

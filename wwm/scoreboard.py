@@ -132,7 +132,11 @@ class ClientRecorder:
 
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is not None:
-            self.rec.update(outcome="interrupted" if isinstance(exc, KeyboardInterrupt) else "crashed",
+            from wwm.protocol.errors import TooManyRequests, TooManyRuns
+
+            refused = isinstance(exc, (TooManyRequests, TooManyRuns))  # no run was started: nothing crashed
+            self.rec.update(outcome="interrupted" if isinstance(exc, KeyboardInterrupt) else
+                            "refused" if refused else "crashed",
                             error=f"{type(exc).__name__}: {exc}"[:2000], end=time.time())
             self._write()
         elif not self._finished:

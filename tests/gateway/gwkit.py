@@ -362,6 +362,7 @@ setenv.add-environment = (
     "WWM_ROOT" => "{root}",
     "WWM_RUNS" => "{runs}",
     "WWM_PYTHONPATH" => "{repo}",
+    "WWM_ALLOW_ROOT" => "1",
 )
 """
 

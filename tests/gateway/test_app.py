@@ -15,6 +15,7 @@ import pytest
 from gwkit import REPO
 from wwm.gateway.app import MAX_BODY, App
 from wwm.gateway.queries import Gateway
+from wwm.protocol.envelope import parse_response
 
 CGI = REPO / "cgi-bin" / "wwm.py"
 RUN = "A" * 24
@@ -34,6 +35,12 @@ CASES = [
     ("no such run", "GET", "worlds/hello-python", "query=GetState&run=" + RUN, "", b"", 404),
     ("bad run id", "GET", "worlds/hello-python", "query=GetState&run=../x", "", b"", 404),
     ("bad seed", "GET", "worlds/hello-python", "query=StartRun&seed=1e9", "", b"", 400),
+    ("unicode digit seed", "GET", "worlds/hello-python", "query=StartRun&seed=%D9%A3", "", b"", 400),
+    ("control character echoed", "GET", "worlds/hello-python", "query=%01%02Drop", "", b"", 400),
+    ("raw non-utf8 query string", "GET", "worlds/hello-python", "query=Describe&minds=\udcff", "", b"", 400),
+    ("raw non-utf8 path", "GET", "worlds/hello-\udcff", "query=Describe", "", b"", 400),
+    ("non-utf8 minds before any run starts", "GET", "worlds/hello-python", "query=StartRun&minds=%ff%fe", "", b"",
+     400),
     ("non-utf8 escape", "GET", "worlds/hello-python", "query=Describe&x=%ff", "", b"", 400),
     ("too many fields", "GET", "worlds/hello-python", "&".join(f"k{i}=1" for i in range(40)), "", b"", 400),
     ("content type", "POST", "worlds/hello-python", "query=Describe", "application/pdf", b"x", 400),
@@ -54,8 +61,15 @@ CASES = [
 
 
 def environ(method, path, qs, ctype, body):
+    """CGI variables; undecodable URL bytes as surrogates, as os.environ holds them."""
     return {"REQUEST_METHOD": method, "PATH_INFO": "/" + path, "QUERY_STRING": qs, "CONTENT_TYPE": ctype,
             "CONTENT_LENGTH": str(len(body)) if body else "", "wsgi.input": io.BytesIO(body)}
+
+
+def wsgi(env):
+    """The same request as a WSGI server hands it over (PEP 3333: bytes as latin-1)."""
+    latin1 = {k: env[k].encode("utf-8", "surrogateescape").decode("latin-1") for k in ("PATH_INFO", "QUERY_STRING")}
+    return dict(env, **latin1)
 
 
 def call_app(app, method, path, qs, ctype, body):
@@ -64,7 +78,7 @@ def call_app(app, method, path, qs, ctype, body):
     def start_response(status, headers):
         got["status"], got["headers"] = int(status.split()[0]), dict(headers)
 
-    out = b"".join(app(environ(method, path, qs, ctype, body), start_response))
+    out = b"".join(app(wsgi(environ(method, path, qs, ctype, body)), start_response))
     return got["status"], got["headers"], out
 
 
@@ -99,6 +113,8 @@ def test_wsgi_app_and_cgi_file_answer_alike(app, tmp_path, case):
         assert out == cgi_out == b""
     elif status != 200:
         assert b"Traceback" not in out and b"Traceback" not in cgi_out
+        for body in (out, cgi_out):  # an error that echoes input is still a valid XML response
+            assert parse_response(body)["code"] == expected
 
 
 def test_a_whole_run_through_the_app_with_byte_exact_xml(app):
@@ -117,3 +133,20 @@ def test_a_whole_run_through_the_app_with_byte_exact_xml(app):
     doc = q(query="ExecuteAction", run=run, action="50")
     assert isinstance(doc["done"], bool) and doc["score"]
     q(query="EndRun", run=run)
+
+
+def test_getlog_gives_the_run_holder_its_log_tail(app):
+    from urllib.parse import urlencode
+
+    def q(**params):
+        status, _, out = call_app(app, "GET", "worlds/hello-python", urlencode(dict(params, format="json")), "", b"")
+        return status, json.loads(out)
+
+    run = q(query="StartRun")[1]["run"]
+    q(query="GetState", run=run)
+    status, doc = q(query="GetLog", run=run)
+    assert status == 200 and isinstance(doc["log"], str)
+    q(query="EndRun", run=run)
+    assert q(query="GetLog", run=run)[0] == 200  # kept after the run ended
+    assert q(query="GetLog", run="B" * 24)[0] == 404
+    assert q(query="GetLog")[0] == 400

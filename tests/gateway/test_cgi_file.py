@@ -59,8 +59,8 @@ def markers(folder: Path) -> list[str]:
 class CGIRun:
     """Run the CGI file once, as a web server would, with a hostile environment."""
 
-    def __init__(self, root: Path, runs: Path, poison: Path):
-        self.root, self.runs, self.poison = root, runs, poison
+    def __init__(self, root: Path, runs: Path, poison: Path, script: Path = CGI):
+        self.root, self.runs, self.poison, self.script = root, runs, poison, script
 
     def __call__(self, method: str, server: str, params: dict, body: bytes = b"",
                  ctype: str = "application/x-www-form-urlencoded", importtime: bool = False):
@@ -78,7 +78,7 @@ class CGIRun:
             "PYTHONINSPECT": "1", "PYTHONHOME": str(self.poison), "PYTHONUSERBASE": str(self.poison),
             "PYTHONWARNINGS": "error", "LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin",
         }
-        argv = [PYTHON, "-I", "-S"] + (["-X", "importtime"] if importtime else []) + [str(CGI)]
+        argv = [PYTHON, "-I", "-S"] + (["-X", "importtime"] if importtime else []) + [str(self.script)]
         proc = subprocess.run(argv, input=body, env=env, cwd=str(self.poison), capture_output=True, timeout=60)
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-3000:]
         head, sep, payload = proc.stdout.partition(b"\r\n\r\n")
@@ -93,10 +93,19 @@ class CGIRun:
         return status, headers, payload, proc.stderr.decode(errors="replace")
 
 
-@pytest.fixture
-def cgi(gw_root, tmp_path, poison):
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> Path:
+    """The compiled variant, built the documented way: by the interpreter that runs it."""
+    dest = tmp_path_factory.mktemp("compiled") / "wwm.pyz"
+    subprocess.run([PYTHON, "-I", "-S", str(CGI), "--compile", str(dest)], check=True, timeout=60,
+                   capture_output=True)
+    return dest
+
+
+@pytest.fixture(params=["readable", "compiled"])
+def cgi(request, gw_root, tmp_path, poison, compiled):
     runs = tmp_path / "runs"
-    yield CGIRun(gw_root, runs, poison)
+    yield CGIRun(gw_root, runs, poison, CGI if request.param == "readable" else compiled)
     left = wait_no_program1(runs)
     kill_program1(runs)
     assert not left, f"Program 1 left running: {left}"

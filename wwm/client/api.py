@@ -23,7 +23,7 @@ def describe(target: str) -> dict:
 
 def run_episode(world: str | Server, minds: Sequence[str | Server], *, steps: int = 100,
                 seed: int | None = None, progress: Callable[[int, int, str], None] | None = None,
-                transcript=None) -> dict:
+                transcript=None, params: dict | None = None) -> dict:
     """Run the WWM loop: the World's state goes to the Mind, its action to the World.
 
     With several Minds they take turns, one step each, in the order given
@@ -36,6 +36,7 @@ def run_episode(world: str | Server, minds: Sequence[str | Server], *, steps: in
         seed: passed to StartRun of the World and the Minds.
         progress: called as ``progress(step, steps, score)`` after each step.
         transcript: a writable text file; one JSON line per step is written to it.
+        params: the World's run parameters (names its manifest declares in ``[params]``).
 
     Returns:
         ``{"world", "mind", "steps", "score", "done", "seconds"}``.
@@ -47,7 +48,7 @@ def run_episode(world: str | Server, minds: Sequence[str | Server], *, steps: in
     started = time.perf_counter()
     wrun, mruns, score, done, n = None, [], "", False, 0
     try:
-        wrun = world_srv.start_run(seed, minds=" ".join(m.url for m in mind_srvs))
+        wrun = world_srv.start_run(seed, minds=" ".join(m.url for m in mind_srvs), params=params)
         for m in mind_srvs:
             mruns.append(m.start_run(seed))
         state = wrun.get_state()

@@ -88,8 +88,12 @@ class HTTPTransport:
                 if attempt or query not in IDEMPOTENT or not isinstance(
                         exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)):
                     raise ConnectionFailed(f"{query}: {exc}", url=self.url) from None
+        ctype = resp.getheader("Content-Type", "")
+        if not ctype.split(";")[0].strip().lower().endswith(("/json", "/xml")):
+            raise BadResponse(f"{query}: HTTP {resp.status} {ctype or 'without a Content-Type'}: "
+                              "this URL is not a wwm gateway", url=self.url)
         try:
-            doc = parse_response(data, resp.getheader("Content-Type", ""))
+            doc = parse_response(data, ctype)
         except (ValueError, GatewayError) as exc:
             raise BadResponse(f"{query}: HTTP {resp.status}, not a wwm response: {exc}", url=self.url) from None
         if resp.status != 200 or doc.get("status") == "error":
@@ -116,7 +120,7 @@ def _private_runs() -> str:
         _PRIVATE_RUNS.append(folder)
 
         def clean() -> None:
-            Gateway(folder, folder).shutdown()  # ends any run still going
+            Gateway(folder, folder, web=False).shutdown()  # ends any run still going
             shutil.rmtree(folder, ignore_errors=True)
 
         atexit.register(clean)
@@ -131,12 +135,31 @@ class LocalTransport:
         self.url = os.path.abspath(path)
         runs = runs or os.environ.get("WWM_RUNS") or _private_runs()
         root = os.path.dirname(os.path.dirname(self.server.path))
-        self.gateway = Gateway(root, runs)
+        self.gateway = Gateway(root, runs, web=False)
 
     def call(self, query: str, **params) -> dict:
         params = {k: v for k, v in params.items() if v is not None}
-        outcome = dispatch(self.gateway, self.server, query, params)
+        try:
+            outcome = dispatch(self.gateway, self.server, query, params)
+        except GatewayError as exc:
+            if exc.run and exc.code in (502, 504):  # Program 1 failed: its log outlives the private runs folder
+                self._keep_log(exc)
+            raise
         return dict(outcome.fields, run=outcome.run, status="ok", code=200)
+
+    def _keep_log(self, exc: GatewayError) -> None:
+        import shutil
+
+        source = os.path.join(self.gateway.run_dir(self.server, exc.run), "log")
+        folder = os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "wwm", "logs")
+        dest = os.path.join(folder, f"{self.server.name}-{exc.run}.log")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            shutil.copyfile(source, dest)
+        except OSError:
+            return
+        exc.message = f"{exc.message.split(' (see log ')[0]} (log kept at {dest})"
+        exc.args = (exc.message,)
 
     def abort(self, run: str) -> None:
         """Stop a run's Program 1 now, even while a query on it is stuck."""
@@ -161,9 +184,12 @@ class Server:
                               if k not in ("status", "code", "run", "query", "server")}
         return self._describe
 
-    def start_run(self, seed: int | str | None = None, minds: str | None = None) -> "Run":
-        """Start a run.  ``minds`` names who plays (a World's scoreboard shows it)."""
-        doc = self.transport.call("StartRun", seed=None if seed is None else str(seed), minds=minds)
+    def start_run(self, seed: int | str | None = None, minds: str | None = None,
+                  params: dict | None = None) -> "Run":
+        """Start a run.  ``minds`` names who plays (a World's scoreboard shows it);
+        ``params`` sets parameters the World declares (``describe()["params"]``)."""
+        extra = {f"param.{k}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
+        doc = self.transport.call("StartRun", seed=None if seed is None else str(seed), minds=minds, **extra)
         return Run(self, doc["run"])
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The federation layer (DESIGN.md §8): every node, Mind and World is an ActivityPub actor.
+"""The federation layer (docs/activitypub.md): every node, Mind and World is an ActivityPub actor.
 
 Modules::
 

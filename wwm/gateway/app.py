@@ -3,6 +3,7 @@ gunicorn, a local client) goes through ``handle``, so all of them accept and
 refuse exactly the same requests, validated once, before any side effect."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -10,7 +11,7 @@ import urllib.parse
 
 from wwm.gateway.queries import Gateway, dispatch
 from wwm.protocol.envelope import FORMATS, VERSION, _element, parse_envelope, render
-from wwm.protocol.errors import BadRequest, GatewayError, MethodNotAllowed, TooLarge
+from wwm.protocol.errors import BadRequest, GatewayError, InsufficientStorage, MethodNotAllowed, TooLarge
 from wwm.protocol.manifest import find_server, list_servers
 
 MAX_BODY = 1 << 20  # bytes; payload limits per server are usually far lower
@@ -22,12 +23,12 @@ class Request:
     ``server`` is the path naming the server (``worlds/NAME``), "" for the index.
     """
 
-    __slots__ = ("method", "server", "query_string", "body", "content_type")
+    __slots__ = ("method", "server", "query_string", "body", "content_type", "client")
 
     def __init__(self, method: str, server: str, query_string: str = "", body: bytes = b"",
-                 content_type: str = ""):
+                 content_type: str = "", client: str = ""):
         self.method, self.server, self.query_string = method, server, query_string
-        self.body, self.content_type = body, content_type
+        self.body, self.content_type, self.client = body, content_type, client
 
 
 class Response:
@@ -85,25 +86,43 @@ def handle(req: Request, gateway: Gateway) -> Response:
             raise MethodNotAllowed(f"method {req.method} is not allowed; use GET or POST")
         if len(req.body) > MAX_BODY:
             raise TooLarge(f"request body is larger than {MAX_BODY} bytes")
+        for part in (req.server, req.query_string):
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError:  # CGI hands undecodable bytes over as surrogates
+                raise BadRequest("the URL is not UTF-8 text") from None
         params = request_params(req)
         fmt = params.get("format") or "xml"
         if fmt not in FORMATS:
             fmt = "xml"
             raise BadRequest(f"unknown format {params.get('format')!r}; use xml, text or json")
         query, run = params.get("query", ""), params.get("run")
+        if req.method == "HEAD" and query not in ("Describe", ""):
+            raise MethodNotAllowed(f"HEAD answers Describe only; {query[:40]} needs GET or POST")
+        params["client"] = req.client  # who asks comes from the connection, never from a parameter
         gateway.reap()  # at most every REAP_EVERY s: idle runs end without a daemon
         if not req.server:
             return _index(gateway, fmt)
         server = find_server(gateway.root, req.server, os.path.join(gateway.runs, ".manifests"))
         outcome = dispatch(gateway, server, query, params)
-        status, ctype, body, headers = render(outcome, fmt)
+        return Response(*render(outcome, fmt))
     except GatewayError as exc:
-        status, ctype, body, headers = render(None, fmt, error=exc, query=query, server=req.server, run=run)
-    except Exception as exc:  # a bug of ours: answer 500 without details
-        sys.stderr.write(f"wwm gateway: internal error: {exc!r}\n")
-        err = GatewayError("internal error in the gateway")
-        status, ctype, body, headers = render(None, fmt, error=err, query=query, server=req.server, run=run)
-    return Response(status, ctype, body, headers)
+        err = exc
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            err = InsufficientStorage("the gateway's disk is full: no run can start or step until space is "
+                                      "freed (EndRun, GetScore and GetLog still work)")
+        else:
+            err = _internal(exc)
+    except Exception as exc:
+        err = _internal(exc)
+    return Response(*render(None, fmt, error=err, query=query, server=req.server, run=run))
+
+
+def _internal(exc: BaseException) -> GatewayError:
+    """A bug of ours: logged for the operator, answered as a bare 500 without details."""
+    sys.stderr.write(f"wwm gateway: internal error: {exc!r}\n")
+    return GatewayError("internal error in the gateway")
 
 
 def _index(gateway: Gateway, fmt: str) -> Response:
@@ -127,6 +146,26 @@ def _index(gateway: Gateway, fmt: str) -> Response:
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
            409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def client_of(environ) -> str:
+    """The client's address: REMOTE_ADDR, or behind a reverse proxy the header the
+    operator names in WWM_CLIENT_HEADER (e.g. ``X-Real-IP``), which that proxy sets."""
+    header = os.environ.get("WWM_CLIENT_HEADER", "")
+    if header:
+        value = environ.get("HTTP_" + header.upper().replace("-", "_"), "")
+        if value:
+            return value.split(",")[-1].strip()[:64]  # the proxy appends the address it saw last
+    return environ.get("REMOTE_ADDR", "")[:64]
+
+
+def _wsgi_str(value: str) -> str:
+    """A WSGI environ string (bytes as latin-1, PEP 3333) as CGI hands it over:
+    UTF-8, with undecodable bytes as surrogates, which ``handle`` refuses."""
+    try:
+        return value.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a server that already decoded it
+        return value
 
 
 class App:
@@ -153,6 +192,6 @@ class App:
         if length > MAX_BODY:
             body = b"\0" * (MAX_BODY + 1)  # handle() answers 413 without parsing it
         return Request(method=environ.get("REQUEST_METHOD", "GET").upper(),
-                       server=environ.get("PATH_INFO", "").strip("/"),
-                       query_string=environ.get("QUERY_STRING", ""), body=body,
-                       content_type=environ.get("CONTENT_TYPE", ""))
+                       server=_wsgi_str(environ.get("PATH_INFO", "")).strip("/"),
+                       query_string=_wsgi_str(environ.get("QUERY_STRING", "")), body=body,
+                       content_type=environ.get("CONTENT_TYPE", ""), client=client_of(environ))

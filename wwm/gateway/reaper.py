@@ -12,7 +12,7 @@ import threading
 import time
 
 from wwm.gateway.processes import process_alive, stop_process
-from wwm.gateway.runs import RunSession, read_notes
+from wwm.gateway.runs import RunLock, RunSession, drop_live, list_live, read_notes
 from wwm.protocol.envelope import RUN_RE
 from wwm.protocol.errors import GatewayError
 from wwm.protocol.files import read_json, read_small, write_atomic
@@ -36,15 +36,6 @@ class Reaper:
             for name in os.listdir(top) if os.path.isdir(top) else []:
                 if NAME_RE.match(name) and os.path.isdir(os.path.join(top, name)):
                     yield f"{sub}/{name}", os.path.join(top, name)
-
-    def active_runs(self) -> list[tuple[str, str]]:
-        """``(server id, run)`` for every run not yet ended."""
-        found = []
-        for sid, home in self.homes():
-            for run in os.listdir(home):
-                if RUN_RE.match(run) and read_notes(os.path.join(home, run)).get("phase", "new") != "ended":
-                    found.append((sid, run))
-        return found
 
     def reap(self, force: bool = False) -> int:
         """End idle runs and delete old ended ones; at most every REAP_EVERY s
@@ -80,11 +71,15 @@ class Reaper:
                 if notes.get("phase") == "ended":
                     if now - notes.get("used", 0) > self.KEEP_ENDED:
                         shutil.rmtree(run_dir, ignore_errors=True)
+                        RunLock.forget(os.path.join(run_dir, ".lock"))
                     continue
-                if server and now - notes.get("used", now) > idle:
+                dead = notes.get("pid") and not server.shared and not process_alive(notes["pid"], notes.get("start")) \
+                    if server else False
+                if server and (dead or now - notes.get("used", now) > idle):
+                    # idle, or Program 1 died while nobody was asking (a gateway killed and restarted)
                     try:
                         with RunSession(self.g, server, run, run_dir) as r:
-                            r.finish("reaped")
+                            r.finish("crashed" if dead else "reaped", "Program 1 had exited" if dead else None)
                         ended += 1
                     except GatewayError:
                         live += 1
@@ -92,6 +87,10 @@ class Reaper:
                     live += 1
             if server and server.shared and not live:
                 self.stop_shared(server)
+        for sid, run, _ in list_live(self.g.runs):  # entries of runs gone or ended (a gateway killed mid-way)
+            run_dir = os.path.join(self.g.runs, sid, run)
+            if not os.path.isdir(run_dir) or read_notes(run_dir).get("phase") == "ended":
+                drop_live(self.g.runs, sid, run)
         return ended
 
     def stop_shared(self, server: Server) -> None:

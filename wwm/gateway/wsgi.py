@@ -64,7 +64,9 @@ def serve(app: Flask, host: str, port: int, threads: int = 32) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    gateway_of(app).reaper.start_timer()  # a quiet gateway reaps idle runs too
+    gateway = gateway_of(app)
+    gateway.reap(force=True)  # after a crash: runs whose Program 1 died are ended, live ones adopted
+    gateway.reaper.start_timer()  # a quiet gateway reaps idle runs too
     try:
         server.run()
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from wwm.protocol.xmlsafe import parse_with_spans, parse_xml
 
 VERSION = "1"
 QUERIES = ("Describe", "StartRun", "EndRun", "GetState", "ExecuteAction",
-           "GetScore", "HereIsState", "GetAction")
+           "GetScore", "HereIsState", "GetAction", "GetLog")
 WORLD_QUERIES = ("GetState", "ExecuteAction", "GetScore")
 MIND_QUERIES = ("HereIsState", "GetAction")
 FORMATS = ("xml", "text", "json")
@@ -54,6 +54,17 @@ _ATTR_ESCAPES = {**_TEXT_ESCAPES, ord('"'): "&quot;", ord("\n"): "&#10;", ord("\
 _XML_DECL = re.compile(r"\s*<\?xml[^>]*\?>")
 
 
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text) -> str:
+    """Text that can go into XML, JSON and UTF-8: characters XML cannot hold, and
+    lone surrogates (bytes of a URL that were not UTF-8), shown as ``\\uXXXX``.
+    Error messages echo what a client sent; they must stay valid responses."""
+    text = str(text)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _UNSAFE.search(text) else text
+
+
 def _element(tag: str, text: str, attrs: dict | None = None, payload: bool = False) -> str:
     """``<tag attrs>text</tag>``; a payload that is XML goes in as it is.
 
@@ -61,11 +72,11 @@ def _element(tag: str, text: str, attrs: dict | None = None, payload: bool = Fal
     is a single well-formed element and is embedded unchanged (less any
     XML declaration); anything else is escaped text.
     """
-    head = tag + "".join(f' {k}="{str(v).translate(_ATTR_ESCAPES)}"' for k, v in (attrs or {}).items())
+    head = tag + "".join(f' {k}="{clean(v).translate(_ATTR_ESCAPES)}"' for k, v in (attrs or {}).items())
     if payload and text.lstrip().startswith("<"):
         body = _XML_DECL.sub("", text, count=1) if text.lstrip().startswith("<?xml") else text
     else:
-        body = text.translate(_TEXT_ESCAPES)
+        body = (text if payload else clean(text)).translate(_TEXT_ESCAPES)
     return f"<{head}>{body}</{tag}>"
 
 
@@ -96,12 +107,15 @@ def render(outcome: Outcome | None, fmt: str, *, error: GatewayError | None = No
            query: str = "", server: str = "", run: str | None = None) -> tuple[int, str, bytes, dict]:
     """Render an outcome (or an error) as ``(status, content_type, body, headers)``."""
     if error is not None:
-        code, status, fields = error.code, "error", {"error": error.message}
+        code, status, fields = error.code, "error", {"error": clean(error.message)}
         run = error.run or run
+        query, server, run = clean(query), clean(server), run and clean(run)
     else:
         code, status, fields = 200, "ok", outcome.fields
         query, server, run = outcome.query, outcome.server, outcome.run
     headers = {}
+    if getattr(error, "retry_after", None):
+        headers["Retry-After"] = str(error.retry_after)
     if "done" in fields:
         headers["X-WWM-Done"] = _wire(fields["done"])
     if "score" in fields:
@@ -164,7 +178,7 @@ def parse_response(body: bytes, content_type: str = "") -> dict:
 
 REQUEST_ATTRIBUTES = ("query", "run", "format", "seed", "minds")
 RUN_RE = re.compile(r"[A-Za-z0-9_-]{22,64}\Z")
-SEED_RE = re.compile(r"[+-]?\d{1,18}\Z")
+SEED_RE = re.compile(r"[+-]?[0-9]{1,18}\Z")
 
 
 def _check_request(top, req) -> None:

@@ -3,7 +3,8 @@
     WWMError
       GatewayError              a query failed; .code is its HTTP status
         BadRequest (400)  NotFound (404)  MethodNotAllowed (405)  Conflict (409)
-        TooLarge (413)  TooManyRuns (503)
+        TooLarge (413)  TooManyRequests (429)  TooManyRuns (503)
+        InsufficientStorage (507)  the disk holding RUNS is full
         ProtocolError (502)     Program 1 crashed, wrote garbage, flooded its log
         ProgramTimeout (504)    Program 1 did not answer in time
       ClientError               talking to a gateway failed
@@ -61,6 +62,19 @@ class TooLarge(GatewayError):
 class TooManyRuns(GatewayError):
     """The server or the gateway is at its limit of concurrent runs."""
     code = 503
+    retry_after = 30
+
+
+class TooManyRequests(GatewayError):
+    """This client already holds its share of the runs (``max_runs_per_client``)."""
+    code = 429
+    retry_after = 30
+
+
+class InsufficientStorage(GatewayError):
+    """The gateway's disk (RUNS) is full: nothing new can be written."""
+    code = 507
+    retry_after = 60
 
 
 class ProtocolError(GatewayError):
@@ -90,8 +104,8 @@ class BadResponse(ClientError):
 
 
 _BY_CODE = {cls.code: cls for cls in (BadRequest, NotFound, MethodNotAllowed, Conflict, TooLarge,
-                                      TooManyRuns, ProtocolError, ProgramTimeout)}
-_BY_CODE[429] = TooManyRuns
+                                      TooManyRequests, TooManyRuns, InsufficientStorage, ProtocolError,
+                                      ProgramTimeout)}
 
 
 def error_for_code(code: int, message: str, run: str | None = None) -> GatewayError:

@@ -27,8 +27,11 @@ def write_atomic(path: str, data: bytes | str) -> None:
     try:
         while data:
             data = data[os.write(fd, data):]
-    finally:
+    except BaseException:
         os.close(fd)
+        unlink_quiet(tmp)  # a full disk leaves no half file behind
+        raise
+    os.close(fd)
     unlink_quiet(path)
     os.rename(tmp, path)
 

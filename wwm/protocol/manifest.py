@@ -14,9 +14,15 @@ DEFAULT_LIMITS = {
     "start_timeout": 30.0,  # seconds for a World's first state (models load slowly)
     "max_payload": 65536,   # bytes per state or action
     "max_log": 10 << 20,    # bytes of log before the run is ended
-    "max_runs": 16,         # concurrent runs of this server
+    "max_runs": 64,         # concurrent runs of this server
+    "max_runs_per_client": 16,  # of those, held by one client address (429 beyond)
     "idle": 600.0,          # seconds without a query before a run is reaped
     "grace": 2.0,           # seconds between `stop` and SIGTERM (and SIGTERM and SIGKILL)
+    # resource limits of Program 1 and its children (0: none)
+    "cpu_seconds": 3600,    # CPU time of one process
+    "memory_mb": 16384,     # address space (virtual: a torch Program 1 reserves several GiB)
+    "open_files": 1024,
+    "processes": 4096,      # processes of the user Program 1 runs as (a fork bomb stops here)
 }
 
 
@@ -45,6 +51,12 @@ class Server:
     def role(self) -> str:
         """``world`` or ``mind``: a society answers as a Mind."""
         return "world" if self.kind == "world" else "mind"
+
+    @property
+    def params(self) -> dict:
+        """The run parameters a client may set at StartRun (``[params]``: name = default)."""
+        table = self.manifest.get("params") or {}
+        return {k: v for k, v in table.items() if isinstance(v, (str, int, float, bool)) and NAME_RE.match(k)}
 
     @property
     def shared(self) -> bool:

@@ -1,8 +1,8 @@
 """Entry points for the server folders (worlds/songs, worlds/ml100k, minds/random, …).
 
 Parameters come from the ``[params]`` table of the server's own ``wwm.toml`` (the gateway
-passes ``WWM_SERVER_DIR``), then from ``--key value`` arguments in the manifest's command,
-later ones winning.  A node that serves another community copies worlds/songs and changes
+passes ``WWM_SERVER_DIR``), then from the run's ``params`` file (what the client chose at
+StartRun), then from ``--key value`` arguments in the manifest's command, later ones winning.  A node that serves another community copies worlds/songs and changes
 ``community`` in its manifest.
 """
 from __future__ import annotations
@@ -20,6 +20,10 @@ def server_params(argv: list[str] | None = None, defaults: dict | None = None) -
             import tomllib
             with open(path, "rb") as f:
                 params.update((tomllib.load(f).get("params") or {}))
+    run_dir = os.environ.get("WWM_RUN_DIR")
+    if run_dir and os.path.isfile(os.path.join(run_dir, "params")):  # a client's choices for this run
+        with open(os.path.join(run_dir, "params"), encoding="utf-8") as f:
+            params.update(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
     args = list(sys.argv[1:] if argv is None else argv)
     while args:
         a = args.pop(0)
