@@ -83,3 +83,23 @@ def test_a_world_by_url_is_recorded_on_the_scoreboard(page, node):
     assert page.locator("#status").text_content() in ("ended", "done")
     runs = requests.get(node.url + "/scores", params={"format": "json", "world": world}, timeout=10).json()["runs"]
     assert any(r["source"] == "client" and r["world"] == world and r["steps"] == 12 for r in runs), runs
+
+
+def test_world_parameters_are_set_per_run(page, node):
+    page.goto(node.url + "/ui/runs/new?world=worlds/songs")
+    page.get_by_label("Minds on this gateway").select_option("minds/popularity")
+    page.get_by_label("World parameters").fill("community=metal\nsteps=6")
+    page.get_by_role("button", name="Start the run").click()
+    page.wait_for_function("() => document.getElementById('status').textContent !== 'running'", timeout=90000)
+    assert page.locator("#status").text_content() == "done", page.locator("#error").text_content()
+    assert int(page.locator("#step").text_content()) == 6  # the World's own steps, not the form's 100
+    assert "community=metal" in page.locator("dl.facts").text_content()
+
+
+@pytest.mark.error_page
+def test_a_parameter_the_world_does_not_declare_is_refused(page, node):
+    page.goto(node.url + "/ui/runs/new?world=worlds/songs")
+    page.get_by_label("Minds on this gateway").select_option("minds/popularity")
+    page.get_by_label("World parameters").fill("colour=blue")
+    page.get_by_role("button", name="Start the run").click()
+    assert "colour" in page.get_by_role("alert").text_content()

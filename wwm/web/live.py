@@ -107,7 +107,7 @@ class _Progress:
 
 
 def start(runs: str, world, minds: list, labels: dict, steps: int, seed: int | None = None,
-          pace: float = 0.0, record: str | None = None) -> str:
+          pace: float = 0.0, record: str | None = None, params: dict | None = None) -> str:
     """Start driving ``minds`` in ``world`` (URLs or connected servers); returns the run's id.
 
     Args:
@@ -115,9 +115,11 @@ def start(runs: str, world, minds: list, labels: dict, steps: int, seed: int | N
         pace: seconds to wait after each step, so people can watch a fast run.
         record: a scoreboard file to record the run in, as ``wwm run`` does (for a World on
             another gateway: a local World's gateway records its runs itself).
+        params: the World's parameters for this run (names its manifest declares).
     """
     run_id = secrets.token_hex(8)
-    rec = {"id": run_id, "world": labels["world"], "minds": labels["minds"], "steps": steps, "step": 0,
+    rec = {"id": run_id, "world": labels["world"], "minds": labels["minds"], "params": params or {},
+           "steps": steps, "step": 0,
            "seed": seed, "status": "running", "state": "", "action": "", "score": "", "points": [],
            "error": None, "started": time.time(), "ended": None, "pid": os.getpid(), "host": socket.gethostname()}
     progress = _Progress(runs, rec, pace)
@@ -129,11 +131,11 @@ def start(runs: str, world, minds: list, labels: dict, steps: int, seed: int | N
         recorder = ClientRecorder(labels["world"], labels["minds"], record) if record else None
         try:
             if recorder is None:
-                result = run_episode(world, minds, steps=steps, seed=seed, transcript=progress)
+                result = run_episode(world, minds, steps=steps, seed=seed, transcript=progress, params=params)
             else:
                 with recorder:
                     result = run_episode(world, minds, steps=steps, seed=seed, transcript=progress,
-                                         progress=recorder.progress())
+                                         progress=recorder.progress(), params=params)
                     recorder.finish(result)
             rec.update(status="done" if result["done"] else "ended", score=str(result.get("score_detail") or ""))
         except Stopped:

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from wwm import scoreboard
 from wwm.federation.service import RateLimiter
-from wwm.gateway.queries import Gateway
+from wwm.gateway.queries import Gateway, run_params
 from wwm.protocol.errors import GatewayError, NotFound, WWMError
 from wwm.protocol.files import write_atomic
 from wwm.protocol.manifest import NAME_RE, Server, find_server, list_servers
@@ -99,7 +99,7 @@ def _servers() -> list[dict]:
     for server in list_servers(gw.root):
         d = dict(gw.describe(server).fields)  # what the Describe query answers
         d.update(id=server.id, language=language(server), api=f"/wwm/{server.id}",
-                 params=server.manifest.get("params") if server.kind == "world" else None)
+                 params=server.params if server.kind == "world" else None)
         actor = fed.actors.by_server(server.id) if fed is not None else None
         d["actor"] = actor.name if actor else None
         out.append(d)
@@ -120,6 +120,18 @@ def _target(choice: str, url: str, role: str):
     if server.role != role:
         raise ValueError(f"{choice} is not a {role}")
     return connect(server.path, runs=gw.runs), server.id
+
+
+def _params(text: str) -> dict:
+    """World parameters from a form: ``name=value`` lines (the World checks names and types)."""
+    params = {}
+    for line in text.splitlines()[:64]:
+        if line.strip():
+            name, sep, value = line.partition("=")
+            if not sep or not NAME_RE.match(name.strip()):
+                raise ValueError(f"a World parameter is name=value, not {line[:60]!r}")
+            params[name.strip()] = value.strip()
+    return params
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:
@@ -146,7 +158,8 @@ def new_run():
     listed = _servers()
     return render_template("run_new.html", worlds=[s for s in listed if s["role"] == "world"],
                            minds=[s for s in listed if s["role"] == "mind"],
-                           world=request.args.get("world", ""), mind=request.args.get("mind", ""))
+                           world=request.args.get("world", ""), mind=request.args.get("mind", ""),
+                           params=request.args.get("params", ""))
 
 
 @bp.post("/runs")
@@ -156,6 +169,9 @@ def start_run():
     seed = request.form.get("seed", "").strip()
     seed = _int("seed", 1, -10**9, 10**9) if seed else None
     world, world_label = _target(request.form.get("world", ""), request.form.get("world_url", ""), "world")
+    params = _params(request.form.get("params", ""))
+    if not world_label.startswith(("http://", "https://")):
+        run_params(find_server(_gateway().root, world_label), params)  # the gateway's own check, before we start
     minds, labels = [], []
     chosen = [m for m in request.form.getlist("mind") if m]
     urls = [u for u in request.form.get("mind_urls", "").split() if u]
@@ -171,8 +187,8 @@ def start_run():
         raise ValueError("choose at least one Mind (or give a Mind's URL)")
     gw = _gateway()
     remote = world_label.startswith(("http://", "https://"))
-    run_id = live.start(gw.runs, world, minds, {"world": world_label, "minds": labels}, steps, seed, pace,
-                        record=gw.scoreboard.path if remote else None)
+    run_id = live.start(gw.runs, world, minds, {"world": world_label, "minds": labels, "params": params}, steps,
+                        seed, pace, record=gw.scoreboard.path if remote else None, params=params)
     return redirect(url_for("web.watch_run", run_id=run_id), 303)
 
 
