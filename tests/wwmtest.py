@@ -23,3 +23,16 @@ def processes_under(folder: str) -> list[int]:
         if state not in (b"Z", b"X") and (cwd == folder or cwd.startswith(folder + os.sep)):
             found.append(int(entry))
     return found
+
+
+STRICT = os.environ.get("WWM_STRICT") == "1"
+
+
+def missing(what: str) -> None:
+    """A component the test needs is absent: skip, or under WWM_STRICT=1 (CI) fail,
+    so that a run cannot pass by skipping what it was meant to test."""
+    import pytest
+
+    if STRICT:
+        pytest.fail(f"missing: {what} (WWM_STRICT=1: a missing component fails the test)", pytrace=False)
+    pytest.skip(f"missing: {what}")

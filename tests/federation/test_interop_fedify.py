@@ -30,6 +30,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
+from wwmtest import missing
 import requests
 
 from fedkit import free_port, wait_port
@@ -78,7 +80,7 @@ def _pick_root(tmp_path: Path) -> tuple[Path, str, str]:
     try:
         from wwm.songs import baselines, mindkit  # noqa: F401
     except ImportError as exc:
-        pytest.skip(f"no song Mind in the repository and wwm.songs is not usable: {exc}")
+        missing(f"a usable song Mind (wwm.songs): {exc}")
     (root / "minds" / "fungus").mkdir(parents=True)
     (root / "minds" / "fungus" / "mind.py").write_text(BASELINE_MIND)
     (root / "minds" / "fungus" / "wwm.toml").write_text(
@@ -90,7 +92,7 @@ def _pick_root(tmp_path: Path) -> tuple[Path, str, str]:
 @pytest.fixture(scope="module")
 def peer_installed():
     if shutil.which("npm") is None:
-        pytest.skip("npm is not installed")
+        missing("npm (apt-get install npm)")
     result = subprocess.run(["bash", str(PEER / "install.sh")], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert NODE22.exists()

@@ -77,9 +77,12 @@ def test_node_command_help():
 
 
 def test_gunicorn_factory(tmp_path, test_root):
-    import pytest
+    from wwmtest import missing
 
-    pytest.importorskip("gunicorn")
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        missing("gunicorn (pip install gunicorn)")
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                WWM_ROOT=str(test_root), WWM_BASE_URL=f"http://127.0.0.1:{port}",

@@ -86,7 +86,7 @@ def request(rng: random.Random, runs: list[tuple[str, str]]) -> tuple[str, str, 
             inner = params.get(field, payload(rng))
             run = f' run="{params["run"]}"' if "run" in params else ""
             doc = f'<wwm version="1"><request query="{params["query"]}"{run}><{field}>{inner}</{field}></request></wwm>'
-            body = doc.encode("utf-8", "surrogatepass") if rng.random() < 0.9 else doc.encode("utf-16")
+            body = doc.encode("utf-8", "surrogatepass") if rng.random() < 0.9 else doc.encode("utf-16", "surrogatepass")
             headers["Content-Type"] = rng.choice(["application/xml", "text/xml"])
             query = ""
         elif kind < 0.85:

@@ -21,6 +21,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from wwmtest import missing
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 if str(HERE.parent) not in sys.path:  # tests/, for lib_driver (bench/gateway.py imports this module too)
@@ -370,7 +372,7 @@ setenv.add-environment = (
 def start_lighttpd(files: Path, root: Path, runs: Path, port: int) -> subprocess.Popen:
     lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
     if not os.path.exists(lighttpd):
-        pytest.skip("lighttpd is not installed (apt-get install lighttpd)")
+        missing("lighttpd (apt-get install lighttpd)")
     (files / "htdocs").mkdir(parents=True, exist_ok=True)
     cgi_bin = install_cgi(files / "cgi-bin").parent
     conf = files / "lighttpd.conf"
@@ -415,12 +417,12 @@ def start_apache(files: Path, root: Path, runs: Path, port: int) -> subprocess.P
     apache = shutil.which("apache2") or "/usr/sbin/apache2"
     mods = "/usr/lib/apache2/modules"
     if not os.path.exists(apache) or not os.path.exists(f"{mods}/mod_cgid.so"):
-        pytest.skip("Apache httpd is not installed (apt-get install apache2)")
+        missing("Apache httpd (apt-get install apache2)")
     user = "www-data"
     try:
         pw = pwd.getpwnam(user)
     except KeyError:
-        pytest.skip("no www-data user for Apache")
+        missing("a www-data user for Apache")
     if os.geteuid() == 0:
         os.chown(runs, pw.pw_uid, pw.pw_gid)  # Apache runs CGI as www-data
     (files / "htdocs").mkdir(parents=True, exist_ok=True)
@@ -460,7 +462,7 @@ def start_gunicorn(files: Path, root: Path, runs: Path, port: int, workers: int 
     try:
         import gunicorn  # noqa: F401
     except ImportError:
-        pytest.skip("gunicorn is not installed")
+        missing("gunicorn (pip install gunicorn)")
     files.mkdir(parents=True, exist_ok=True)
     log = files / "gunicorn.log"
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",

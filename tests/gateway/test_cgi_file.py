@@ -20,13 +20,19 @@ from pathlib import Path
 import pytest
 
 from gwkit import REPO, HelloRef, kill_program1, wait_no_program1
+from wwmtest import missing
 
 CGI = REPO / "cgi-bin" / "wwm.py"
 PYTHON = "/usr/bin/python3"
 POISON = ("flask", "lxml", "wwm", "requests", "werkzeug", "click", "gunicorn", "tomli", "defusedxml",
           "sitecustomize", "usercustomize")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(PYTHON), reason="no /usr/bin/python3")
+
+
+@pytest.fixture(autouse=True)
+def system_python():
+    if not os.path.exists(PYTHON):
+        missing("/usr/bin/python3, the interpreter a web server runs CGI with")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +78,7 @@ class CGIRun:
             "CONTENT_TYPE": ctype if body else "", "REMOTE_ADDR": "127.0.0.1",
             "HTTP_PROXY": "http://127.0.0.1:9/", "HTTP_HOST": "evil.example", "HTTP_COOKIE": "x=1",
             # the gateway's configuration
-            "WWM_ROOT": str(self.root), "WWM_RUNS": str(self.runs),
+            "WWM_ROOT": str(self.root), "WWM_RUNS": str(self.runs), "WWM_ALLOW_ROOT": "1",
             # tricks that must all be ignored under -I -S
             "PYTHONPATH": str(self.poison), "PYTHONSTARTUP": str(self.poison / "startup.py"),
             "PYTHONINSPECT": "1", "PYTHONHOME": str(self.poison), "PYTHONUSERBASE": str(self.poison),

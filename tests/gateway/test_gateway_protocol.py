@@ -45,9 +45,9 @@ def test_describe_every_format(gw, fmt):
         return
     assert doc["name"] == "hello-python" and doc["kind"] == "world" and doc["role"] == "world"
     assert set(doc["queries"].split()) == {"Describe", "StartRun", "EndRun", "GetState", "ExecuteAction",
-                                           "GetScore"}
+                                           "GetScore", "GetLog"}
     mind = gw.q(MIND, "Describe", fmt=fmt).ok()
-    assert set(mind["queries"].split()) == {"Describe", "StartRun", "EndRun", "HereIsState", "GetAction"}
+    assert set(mind["queries"].split()) == {"Describe", "StartRun", "EndRun", "HereIsState", "GetAction", "GetLog"}
 
 
 def test_bare_name_and_folder_name(gw):

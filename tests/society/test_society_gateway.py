@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from wwmtest import missing
 from wwm.client import connect, run_episode
 from wwm.protocol.errors import ProtocolError
 
@@ -46,7 +47,7 @@ def lab(tmp_path_factory):
     yield root, gw
     gw.stop()
     gw.end_all_runs()
-    from wwmtest import processes_under  # tests/wwmtest.py
+    from wwmtest import missing, processes_under  # tests/wwmtest.py
 
     deadline = time.monotonic() + 5
     while processes_under(str(gw.runs)) and time.monotonic() < deadline:
@@ -262,7 +263,7 @@ def test_a_member_behind_the_cgi_gateway_under_lighttpd(lab, tmp_path):
     from pathlib import Path
 
     if not (shutil.which("lighttpd") or os.path.exists("/usr/sbin/lighttpd")):
-        pytest.skip("lighttpd is not installed (apt-get install lighttpd)")
+        missing("lighttpd (apt-get install lighttpd)")
     spec = importlib.util.spec_from_file_location(
         "gwkit_for_society", Path(__file__).resolve().parents[1] / "gateway" / "gwkit.py")
     gwkit = importlib.util.module_from_spec(spec)
