@@ -52,7 +52,7 @@ def assert_clean(folder: str) -> None:
 
 
 def test_demo_grows_nodes_that_follow_each_other_and_cleans_up(tmp_path):
-    proc = demo(tmp_path, "--nodes", "2", "--minutes", "0.15")
+    proc = demo(tmp_path, "--nodes", "2", "--minutes", "0.05")
     out, _ = proc.communicate(timeout=180)
     assert proc.returncode == 0, out
     folder = re.search(r"demo folder: (\S+)", out).group(1)
