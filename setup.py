@@ -24,7 +24,7 @@ setup(
     extras_require={
         "fungus": ["torch==2.13.0", "safetensors>=0.4", "pyarrow>=15", "rdflib>=7.0"],
         "serve": ["gunicorn>=22"],
-        "test": ["pytest>=8", "gunicorn>=22"],
+        "test": ["pytest>=8", "gunicorn>=22", "playwright>=1.40"],
     },
     entry_points={"console_scripts": ["wwm = wwm.cli:main"]},
 )

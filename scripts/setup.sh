@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
-# Debian packages: web servers for the CGI gateway, compilers and runtimes for the templates.
-PKGS="lighttpd apache2 nginx-light inotify-tools gcc perl"
+# Debian packages: web servers for the CGI gateway, compilers and runtimes for the templates,
+# chromium for the web UI tests (Playwright drives it; it never downloads a browser of its own).
+PKGS="lighttpd apache2 nginx-light inotify-tools gcc perl chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

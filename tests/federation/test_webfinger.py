@@ -16,7 +16,7 @@ def client(make_app):
 
 @pytest.mark.parametrize("resource", ["acct:fungus@node.test", "fungus@node.test", "@fungus@node.test",
                                       "acct:fungus@NODE.TEST", "acct:Fungus@node.test", FUNGUS,
-                                      f"{BASE}/wwm/minds/fungus"])
+                                      f"{BASE}/ui/actors/fungus"])
 def test_webfinger_answers_acct_and_urls(client, resource):
     resp = client.get("/.well-known/webfinger", query_string={"resource": resource})
     assert resp.status_code == 200, resp.json
@@ -39,7 +39,7 @@ def test_world_sharing_a_minds_name_gets_its_own_handle(client):
     doc = client.get("/.well-known/webfinger", query_string={"resource": "acct:fungus-world@node.test"}).json
     assert doc["links"][0]["href"] == f"{BASE}/ap/actors/fungus-world"
     actor = client.get("/ap/actors/fungus-world", headers={"Accept": "application/activity+json"}).json
-    assert actor["url"] == f"{BASE}/wwm/worlds/fungus"
+    assert actor["url"] == f"{BASE}/ui/actors/fungus-world"
 
 
 def test_actor_document(client):
@@ -67,7 +67,7 @@ def test_node_actor_and_unknown_actor(client):
 
 def test_browsers_are_sent_to_the_profile_page(client):
     resp = client.get("/ap/actors/fungus", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
-    assert resp.status_code == 302 and resp.headers["Location"] == f"{BASE}/wwm/minds/fungus"
+    assert resp.status_code == 302 and resp.headers["Location"] == f"{BASE}/ui/actors/fungus"
 
 
 def test_collections(client):

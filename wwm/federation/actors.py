@@ -146,9 +146,8 @@ class Actors:
         return f"@{name}@{self.host}"
 
     def profile_url(self, actor: LocalActor) -> str:
-        if actor.server is None:
-            return self.base + "/"
-        return f"{self.base}/wwm/{actor.server}"  # minds/NAME: unambiguous where a World shares the name
+        """The actor's HTML profile page (the web UI, wwm.web)."""
+        return f"{self.base}/ui/actors/{actor.name}"
 
     # -- documents -----------------------------------------------------------------
 
@@ -170,6 +169,7 @@ class Actors:
             "name": actor.title,
             "summary": summary,
             "url": self.profile_url(actor),
+            "icon": {"type": "Image", "mediaType": "image/png", "url": self.profile_url(actor) + "/avatar.png"},
             "inbox": actor_id + "/inbox",
             "outbox": actor_id + "/outbox",
             "followers": actor_id + "/followers",

@@ -94,4 +94,7 @@ def create_app(config: dict | None = None) -> Flask:
         pass
     else:
         scoreboard.init_app(app)  # GET /scores (XML; ?format=json; ?world=W)
+    from wwm import web
+
+    web.init_app(app)  # the web UI under /ui/ (templates/, static/)
     return app
