@@ -220,7 +220,7 @@ def list_runs(sources: list[tuple[str, str | None]], world: str | None = None, l
     return rows[:limit]
 
 
-def _iso(t) -> str:
+def iso_time(t) -> str:
     if not t:
         return ""
     return datetime.fromtimestamp(float(t), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -236,7 +236,7 @@ def short_name(target) -> str:
     return " ".join(out)
 
 
-def _outcome(row: dict) -> str:
+def shown_outcome(row: dict) -> str:
     if row.get("outcome") == "running" and row.get("alive") is False:
         return "running (lost)"
     return str(row.get("outcome") or "")
@@ -247,19 +247,19 @@ def _table(rows: list[dict]) -> str:
     lines = [head]
     for r in rows:
         score = r.get("score_value")
-        lines.append((_iso(r.get("start")).replace("T", " ").rstrip("Z"), short_name(r.get("world") or r.get("server")),
+        lines.append((iso_time(r.get("start")).replace("T", " ").rstrip("Z"), short_name(r.get("world") or r.get("server")),
                       short_name(r.get("minds")), str(r.get("steps") or 0), "" if score is None else f"{score:g}",
-                      _outcome(r), str(r.get("source") or ""),
+                      shown_outcome(r), str(r.get("source") or ""),
                       "" if r.get("seconds") is None else f"{r['seconds']:.1f}"))
     widths = [min(max(len(row[i]) for row in lines), 40) for i in range(len(head))]
     return "\n".join("  ".join(cell[:40].ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines)
 
 
-def _public(row: dict) -> dict:
+def public_row(row: dict) -> dict:
     keep = ("run", "server", "kind", "world", "minds", "steps", "score", "score_value", "start", "end",
             "outcome", "error", "source", "seconds", "alive")
     out = {k: row.get(k) for k in keep}
-    out["start_iso"], out["end_iso"] = _iso(row.get("start")), _iso(row.get("end"))
+    out["start_iso"], out["end_iso"] = iso_time(row.get("start")), iso_time(row.get("end"))
     return out
 
 
@@ -281,7 +281,7 @@ def scores_command(world, runs, file_, limit, everything, as_json):
     sources = [(os.path.join(runs, "scores.sqlite"), runs), (file_ or default_path(), None)]
     rows = list_runs(sources, world, limit, everything)
     if as_json:
-        click.echo(json.dumps({"world": world, "runs": [_public(r) for r in rows]}, indent=1))
+        click.echo(json.dumps({"world": world, "runs": [public_row(r) for r in rows]}, indent=1))
         return
     if not rows:
         looked = ", ".join(p for p, _ in sources)
@@ -301,7 +301,7 @@ def render_xml(rows: list[dict], world: str | None = None) -> bytes:
         scores.set("world", world)
     scores.set("count", str(len(rows)))
     for r in rows:
-        p = _public(r)
+        p = public_row(r)
         attrs = {k: ("" if p[k] is None else str(p[k]))
                  for k in ("run", "server", "kind", "world", "minds", "steps", "score_value", "outcome", "source")}
         attrs.update(start=p["start_iso"], end=p["end_iso"])
@@ -336,7 +336,7 @@ def _make_blueprint():
             return Response(body, status=400, content_type="application/json")
         rows = list_runs([(os.path.join(runs, "scores.sqlite"), runs)], world, limit, everything)
         if fmt == "json":
-            body = json.dumps({"world": world, "runs": [_public(r) for r in rows]})
+            body = json.dumps({"world": world, "runs": [public_row(r) for r in rows]})
             return Response(body, content_type="application/json")
         return Response(render_xml(rows, world), content_type="application/xml; charset=utf-8")
 

@@ -42,7 +42,7 @@ def test_browsers_following_an_actor_id_land_on_the_profile(page, node):
 
 
 def test_the_graph_grows_live_when_another_node_follows(page, node, tmp_path):
-    from conftest import Node
+    from webkit import Node
 
     from wwm.federation.service import Federation
     from wwm.mycelium import follow

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import unlabelled_controls
+from webkit import unlabelled_controls
 
 
 def start(page, node, world, mind, steps, pace):

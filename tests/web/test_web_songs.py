@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import controls_count, unlabelled_controls
+from webkit import controls_count, unlabelled_controls
 
 
 def test_ask_the_fungus_mind_for_songs_with_the_keyboard(page, node):

@@ -150,6 +150,11 @@ class Store:
         return [r[0] for r in self._all("SELECT target FROM following WHERE actor=? AND state='accepted' "
                                         "ORDER BY created LIMIT ? OFFSET ?", (actor, limit, offset))]
 
+    def links_since(self, actor: str) -> list[tuple[str, float]]:
+        """(peer URL, when) for every follower and every accepted follow of ``actor``."""
+        return self._all("SELECT follower, created FROM followers WHERE actor=?", (actor,)) + \
+            self._all("SELECT target, created FROM following WHERE actor=? AND state='accepted'", (actor,))
+
     def count_following(self, actor: str) -> int:
         return self._one("SELECT COUNT(*) FROM following WHERE actor=? AND state='accepted'", (actor,))[0]
 

@@ -80,10 +80,7 @@ def history(fed, graph_: dict, step: float = 0.8) -> dict:
     """
     first: dict[str, float] = {}
     for name in fed.actors.all():
-        # the store has no public query with dates; these two read its documented tables
-        rows = fed.store._all("SELECT follower, created FROM followers WHERE actor=?", (name,))
-        rows += fed.store._all("SELECT target, created FROM following WHERE actor=? AND state='accepted'", (name,))
-        for url, created in rows:
+        for url, created in fed.store.links_since(name):
             key = _origin(url)
             first[key] = min(first.get(key, created), created)
     order = {key: i for i, key in enumerate(sorted(first, key=first.get))}

@@ -231,12 +231,12 @@ def scores():
             key = f"{scoreboard.short_name(r.get('world'))} · {scoreboard.short_name(r.get('minds')) or '?'}"
             series.setdefault(key, []).append((r["start"], r["score_value"]))
     plot = chart(dict(list(series.items())[:8]))
-    table = [dict(scoreboard._public(r), world_short=scoreboard.short_name(r.get("world")),
-                  minds_short=scoreboard.short_name(r.get("minds")), outcome_shown=scoreboard._outcome(r))
+    table = [dict(scoreboard.public_row(r), world_short=scoreboard.short_name(r.get("world")),
+                  minds_short=scoreboard.short_name(r.get("minds")), outcome_shown=scoreboard.shown_outcome(r))
              for r in rows[:200]]
     return render_template("scores.html", rows=table, plot=plot, world=world, mind=mind, outcome=outcome,
                            outcomes=("running", "done", "ended", "crashed", "interrupted"),
-                           span=(scoreboard._iso(plot["x"][0]), scoreboard._iso(plot["x"][1])))
+                           span=(scoreboard.iso_time(plot["x"][0]), scoreboard.iso_time(plot["x"][1])))
 
 
 # -- societies -----------------------------------------------------------------------------
