@@ -11,6 +11,27 @@ import urllib.request
 from gwkit import copy_hello, free_port, start_serve, stop_process
 
 
+def slow_bodies(port: int, n: int) -> list[socket.socket]:
+    """``n`` connections that send headers and the start of a body, then nothing."""
+    conns = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"POST /wwm/worlds/hello-python HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nquery=")
+        conns.append(s)
+    return conns
+
+
+def describe_takes(port: int) -> float:
+    """Seconds for five Describes from a polite client."""
+    started = time.monotonic()
+    for _ in range(5):
+        url = f"http://127.0.0.1:{port}/wwm/worlds/hello-python?query=Describe&format=json"
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            assert resp.status == 200
+    return time.monotonic() - started
+
+
 def test_slow_bodies_do_not_block_wwm_serve(tmp_path, runs_dir):
     root = tmp_path / "root"
     copy_hello(root)
@@ -18,17 +39,8 @@ def test_slow_bodies_do_not_block_wwm_serve(tmp_path, runs_dir):
     serve = start_serve(tmp_path / "srv", root, runs_dir, port)
     slow = []
     try:
-        for _ in range(40):  # more than the 32 worker threads
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall(b"POST /wwm/worlds/hello-python HTTP/1.1\r\nHost: x\r\n"
-                      b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nquery=")
-            slow.append(s)
-        started = time.monotonic()
-        for _ in range(5):
-            url = f"http://127.0.0.1:{port}/wwm/worlds/hello-python?query=Describe&format=json"
-            with urllib.request.urlopen(url, timeout=30) as resp:
-                assert resp.status == 200
-        assert time.monotonic() - started < 10  # not queued behind the slow ones (each would hold for 120 s)
+        slow += slow_bodies(port, 40)  # more than the 32 worker threads
+        assert describe_takes(port) < 10  # not queued behind the slow ones (each would hold for 120 s)
     finally:
         for s in slow:
             s.close()
@@ -101,17 +113,8 @@ def test_gunicorn_behind_a_buffering_nginx_is_not_blocked_by_slow_clients(tmp_pa
     try:
         wait_ready(gunicorn, upstream, "/wwm/", files / "gunicorn.log")
         wait_ready(proxy, port, "/wwm/", files / "error.log")
-        for _ in range(20):  # ten times gunicorn's two threads
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall(b"POST /wwm/worlds/hello-python HTTP/1.1\r\nHost: x\r\n"
-                      b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nquery=")
-            slow.append(s)
-        started = time.monotonic()
-        for _ in range(5):
-            url = f"http://127.0.0.1:{port}/wwm/worlds/hello-python?query=Describe&format=json"
-            with urllib.request.urlopen(url, timeout=30) as resp:
-                assert resp.status == 200
-        assert time.monotonic() - started < 10
+        slow += slow_bodies(port, 20)  # ten times gunicorn's two threads
+        assert describe_takes(port) < 10
     finally:
         for s in slow:
             s.close()
