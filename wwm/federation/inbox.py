@@ -138,6 +138,15 @@ def _on_follow(fed, actor_name, activity) -> None:
     if target is None or (actor_name is not None and target.name != actor_name):
         return
     doc = fed.remote.actor(sender)
+    admit = getattr(fed, "follow_policy", None)
+    if admit is not None and not admit(target.name, sender):  # e.g. a full learning group
+        from .outbox import publish
+
+        reject = {"@context": AP_CONTEXT, "id": _new_activity_id(fed), "type": "Reject",
+                  "actor": fed.actors.id(target.name), "to": [sender],
+                  "object": {k: activity[k] for k in ("id", "type", "actor", "object") if k in activity}}
+        publish(fed, target.name, reject, inboxes=[doc["inbox"]], public=False)
+        return
     endpoints = doc.get("endpoints") if isinstance(doc.get("endpoints"), dict) else {}
     shared = endpoints.get("sharedInbox") if isinstance(endpoints.get("sharedInbox"), str) else None
     fed.store.add_follower(target.name, sender, activity.get("id"), doc["inbox"], shared, fed.clock())

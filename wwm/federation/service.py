@@ -139,6 +139,7 @@ class Federation:
             ask = getattr(importlib.import_module(module), attr)
         self.ask_mind = ask
         self.handlers: list = []  # extra ``fn(fed, actor_name, activity)`` run after the built-in ones
+        self.follow_policy = None  # ``fn(local_name, follower) -> bool``: False answers a Follow with Reject
         self.poll = float(get("FEDERATION_POLL", 0.5))
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()

@@ -1,0 +1,112 @@
+"""Three real SPORE node processes on 127.0.0.1: a group is founded, joined over ActivityPub, rounds run.
+
+A and B serve the same community (metal), C another (country).  A founds a group; B is set to
+join any group (threshold -1) and does so by following it; C is set to move only for a gain of
+a whole reward point, so it stays on its own and records why, with the figures it measured.
+The test then reads each node's /spore/status, WebFinger, the group actor and the outboxes.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from sporekit import free_port
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def _start(tmp_path, name, port, *extra):
+    root = tmp_path / name
+    (root / "minds").mkdir(parents=True)
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    log = open(tmp_path / f"{name}.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "wwm", "spore", "node", "--root", str(root), "--base-url",
+                             f"http://127.0.0.1:{port}", "--port", str(port), "--allow-private-fetch",
+                             "--steps", "30", "--round-seconds", "2", "--stop-after", "170", *extra],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    return proc, log
+
+
+def _status(port):
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/spore/status", timeout=10).json()
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def test_three_nodes_found_join_and_run_rounds(tmp_path):
+    ports = {n: free_port() for n in "abc"}
+    base = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    procs = [
+        _start(tmp_path, "a", ports["a"], "--community", "metal", "--seed", "1", "--found", "--rule", "trimmed"),
+        _start(tmp_path, "b", ports["b"], "--community", "metal", "--seed", "2", "--peer", base["a"],
+               "--threshold", "-1", "--cooldown", "50"),
+        _start(tmp_path, "c", ports["c"], "--community", "country", "--seed", "3", "--peer", base["a"],
+               "--threshold", "1.0"),
+    ]
+    try:
+        deadline = time.monotonic() + 150
+        done = False
+        while time.monotonic() < deadline and not done:
+            time.sleep(2)
+            for proc, _ in procs:
+                assert proc.poll() is None, (tmp_path / "a.log").read_text()[-3000:]
+            a, b, c = (_status(ports[n]) for n in "abc")
+            if not (a and b and c):
+                continue
+            hosted = a["hosted_groups"]
+            adopted = [d for d in b["decisions"] if d.get("action") in ("adopt", "keep_own")
+                       and any(i["member"] == a["node"] for i in d.get("inputs", []))]
+            done = (hosted and len(hosted[0]["members"]) == 2 and hosted[0]["model_round"] >= 2 and adopted
+                    and any(d.get("candidates") for d in c["decisions"]))
+        assert done, "\n".join((tmp_path / f"{n}.log").read_text()[-2000:] for n in "abc")
+        group = a["hosted_groups"][0]
+        group_id = group["id"]
+        assert set(group["members"]) == {a["node"], b["node"]}
+        assert a["group"] == b["group"] == group_id and c["group"] is None
+        assert [m["to"] for m in a["migrations"]] == [group_id] and a["migrations"][0]["action"] == "found"
+        assert [m["to"] for m in b["migrations"]] == [group_id]
+        # C measured A's group on its own listeners and stayed, saying why
+        stays = [d for d in c["decisions"] if d.get("candidates")]
+        assert all(d["action"] == "stay" and "threshold" in d["reason"] for d in stays)
+        assert stays[0]["candidates"][0]["group"] == group_id and 0 < stays[0]["candidates"][0]["score"] < 1
+        # B fetched A's weights by hash and decided on its own validation figures
+        decision = next(d for d in b["decisions"] if d.get("action") in ("adopt", "keep_own"))
+        assert decision["after"] >= decision["before"] or decision["action"] == "keep_own"
+        # the group is an ActivityPub Group actor, found by WebFinger
+        name = group_id.rsplit("/", 1)[1]
+        jrd = requests.get(base["a"] + "/.well-known/webfinger",
+                           params={"resource": f"acct:{name}@127.0.0.1:{ports['a']}"}, timeout=10).json()
+        doc = requests.get(jrd["links"][0]["href"], headers={"Accept": "application/activity+json"}, timeout=10).json()
+        assert doc["type"] == "Group" and doc["id"] == group_id
+        props = {p["name"]: p["value"] for p in doc["attachment"]}
+        assert props["spore:rule"] == "trimmed" and props["spore:members"] == "2"
+        model = requests.get(props["spore:model"], timeout=10)
+        import hashlib
+        assert hashlib.sha256(model.content).hexdigest() == props["spore:model_sha256"]
+        listing = requests.get(base["a"] + "/spore/groups", timeout=10).json()
+        assert listing["orderedItems"] == [group_id]
+        # B's notes are public, tagged #spore, with the machine-readable attachment
+        outbox = requests.get(b["node"] + "/outbox?page=1", timeout=10).json()["orderedItems"]
+        note = next(x["object"] for x in outbox if x["type"] == "Create")
+        assert any(t["name"] == "#spore" for t in note["tag"]) and group_id in note["to"]
+        keys = {p["name"] for p in note["attachment"] if p["type"] == "PropertyValue"}
+        assert {"spore:group", "spore:round", "spore:sha256", "spore:samples", "spore:metrics"} <= keys
+        # the group's outbox announces its members' notes
+        g_outbox = requests.get(group_id + "/outbox?page=1", timeout=10).json()["orderedItems"]
+        assert any(x["type"] == "Announce" for x in g_outbox)
+    finally:
+        for proc, log in procs:
+            proc.terminate()
+        for proc, log in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
