@@ -128,3 +128,21 @@ def test_worker_thread_delivers_by_itself(make_app, remote):
         time.sleep(0.05)
     fed.stop_worker()
     assert len(remote.received) == 1
+
+
+def test_unauthorized_is_retried_until_the_receiver_knows_our_key(make_app, remote):
+    clock = ManualClock()
+    fed = get_federation(make_app())
+    fed.clock = fed.delivery.clock = clock
+    fed.delivery.jitter = 0
+    remote.add_actor("bob")
+    remote.inbox_status = 401  # e.g. Mastodon could not fetch our key just now
+    publish(fed, "fungus", accept_for(fed, remote), inboxes=[remote.actor_id("bob") + "/inbox"], public=False)
+    fed.run_pending()
+    [job] = fed.store.deliveries()
+    assert job["status"] == "pending" and job["last_error"] == "HTTP 401" and job["next_at"] - clock.now == 10
+    remote.inbox_status = 202
+    clock.advance(10)
+    fed.run_pending()
+    [job] = fed.store.deliveries()
+    assert job["status"] == "done" and len(remote.received) == 2

@@ -3,9 +3,11 @@
 An activity to deliver is serialised once and queued per inbox in the store (SQLite),
 so a restart loses nothing: a delivery claimed by a worker that died is claimed again
 when its lease runs out.  Each attempt is a signed POST through the SSRF-guarded
-client.  2xx: done.  408, 429, 5xx and network errors: retried after
+client.  2xx: done.  401, 408, 429, 5xx and network errors: retried after
 ``base * 2**attempts`` seconds (capped, with jitter, at least any ``Retry-After``),
 up to ``max_attempts``.  Other 4xx and refused addresses: given up at once ("dead").
+401 is retried as Mastodon does: the receiver often answers it when it briefly failed to fetch
+our key (a cold cache, a restart), and dropping the activity would lose e.g. an Accept for good.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ __all__ = ["Delivery"]
 
 log = logging.getLogger(__name__)
 AP_CONTENT_TYPE = "application/activity+json"
+RETRIED = (401, 408, 429)  # and every 5xx
 
 
 class Delivery:
@@ -91,7 +94,7 @@ class Delivery:
                 self.store.delivery_done(job_id)
                 return
             error = f"HTTP {status}"
-            if status not in (408, 429) and status < 500:
+            if status not in RETRIED and status < 500:
                 log.warning("delivery %s to %s given up: %s", job_id, inbox, error)
                 self.store.delivery_dead(job_id, error)
                 return

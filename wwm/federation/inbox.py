@@ -201,7 +201,7 @@ def _on_create(fed, actor_name, activity) -> None:
         return
     if object_id(note.get("attributedTo")) != sender or origin(object_id(note)) != origin(sender):
         return  # a note must be its sender's own
-    handle_note(fed, actor_name, sender, note)
+    fed.in_background(handle_note, fed, actor_name, sender, note)  # the Mind may be slow
 
 
 def _on_accept_or_reject(fed, actor_name, activity) -> None:
