@@ -4,8 +4,9 @@ Every rule takes member states (``{name: tensor}`` with identical names and shap
 one state:
 
 - ``fedavg``: the mean weighted by each member's sample count (McMahan et al. 2017);
-- ``trimmed``: per coordinate, drop the ``trim`` fraction of highest and lowest values, then
-  average (Yin et al. 2018); one x100 or random member among five cannot move it far;
+- ``trimmed``: per coordinate, drop the ``trim`` fraction of highest and lowest values (at
+  least one of each when there are three or more), then average (Yin et al. 2018); one x100 or
+  random member among five cannot move it far;
 - ``median``: the per-coordinate median (Yin et al. 2018).
 
 A group chooses its rule (``RULES``).  :func:`adopt_if_better` loads the aggregate into the
@@ -44,10 +45,11 @@ def fedavg(states: Sequence[State], samples: Sequence[float]) -> dict[str, torch
 
 
 def trimmed_mean(states: Sequence[State], trim: float = 0.2) -> dict[str, torch.Tensor]:
-    """Per-coordinate mean after dropping ``floor(trim * n)`` values at each end."""
+    """Per-coordinate mean after dropping ``floor(trim * n)`` values at each end (at least one when n >= 3)."""
     names = _check(states)
     n = len(states)
-    k = min(int(math.floor(trim * n)), (n - 1) // 2)
+    k = max(int(math.floor(trim * n)), 1 if n >= 3 and trim > 0 else 0)  # small groups still drop one each end
+    k = min(k, (n - 1) // 2)
     out = {}
     for name in names:
         stacked, _ = torch.sort(torch.stack([s[name].float() for s in states]), dim=0)

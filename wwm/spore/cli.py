@@ -16,8 +16,11 @@ def spore_group():
 
 
 def make_spore(fed, *, community: str, seed: int = 0, dim: int = 16, hidden: int = 32, validation: int = 200,
-               **options):
-    """A :class:`~wwm.spore.groups.Spore` for ``fed`` learning from the song World's ``community``."""
+               model_seed: int = 0, **options):
+    """A :class:`~wwm.spore.groups.Spore` for ``fed`` learning from the song World's ``community``.
+
+    Every node starts from the same seeded model (``model_seed``): averaging only helps models
+    that share their starting point."""
     from wwm.fungus.learner import FungusLearner
     from wwm.songs.catalog import load_catalog
 
@@ -26,7 +29,7 @@ def make_spore(fed, *, community: str, seed: int = 0, dim: int = 16, hidden: int
 
     catalog = load_catalog()
     learner = FungusLearner(list(catalog.ids), catalog.item_features(), domain="songs",
-                            fingerprint=catalog.fingerprint(), dim=dim, hidden=hidden, seed=seed)
+                            fingerprint=catalog.fingerprint(), dim=dim, hidden=hidden, seed=model_seed)
     experience = Experience(catalog, community, validation=validation, seed=seed)
     return Spore(fed, learner, experience, **options)
 
@@ -38,7 +41,7 @@ def make_spore(fed, *, community: str, seed: int = 0, dim: int = 16, hidden: int
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
 @click.option("--state-dir", default=None, help="Keys, queues, weights and the SPORE log [ROOT/var/federation].")
 @click.option("--community", default="mixed", show_default=True, help="The listeners this node serves.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the model and of the requests.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the requests this node sees.")
 @click.option("--peer", "peers", multiple=True, help="Base URL of another node whose groups to consider (repeat).")
 @click.option("--found", is_flag=True, help="Found a group when in none and no group helps.")
 @click.option("--rule", default="trimmed", show_default=True, type=click.Choice(["fedavg", "trimmed", "median"]),
