@@ -68,6 +68,7 @@ class Actors:
     def __init__(self, base_url: str, root: str | None, node_name: str = "node", refresh: float = 5.0):
         self.base = base_url.rstrip("/")
         self.host = base_host(self.base)
+        self.scheme = urlsplit(self.base).scheme or "https"
         self.root = root
         self.node_name = node_name
         self.refresh = refresh

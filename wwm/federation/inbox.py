@@ -7,8 +7,9 @@ flood or an attack costs as little as possible and changes nothing:
 2. the declared body size is under the cap (413);
 3. per-sender (claimed keyId) and per-address token buckets (429), before any signature work;
 4. the body is read with the cap (413);
-5. RFC 9421 signatures and unsigned requests are refused (401);
-6. ``Digest`` is checked over the raw body, the signed header list and Date are checked (401);
+5. unsigned requests are refused (401);
+6. ``Digest`` (``Content-Digest`` for RFC 9421) is checked over the raw body, the signed
+   components and Date (``created``) are checked (401);
 7. a signature seen before is a replay (401);
 8. the body is parsed (400), the sender's key fetched (SSRF-guarded) and the signature checked,
    with one key refetch on failure (401);
@@ -82,7 +83,8 @@ def receive(fed, actor_name: str | None, req: Incoming) -> Reply:
         return Reply(413, "body too large")
     now = fed.clock()
     try:
-        pending = prepare_verification(req.method, req.target, req.get_header, body, now=now, max_skew=fed.max_skew)
+        pending = prepare_verification(req.method, req.target, req.get_header, body, now=now, max_skew=fed.max_skew,
+                                       scheme=fed.actors.scheme)
         sig = pending.signature
         replay_key = "sig:" + hashlib.sha256(sig.key_id.encode() + b"\0" + sig.signature).hexdigest()
         if not origin(sig.key_id):
@@ -126,9 +128,9 @@ def verify_signed_get(fed, req: Incoming) -> str:
     """Check a signed GET (authorized fetch); returns the signer's actor id.
 
     Raises:
-        SignatureError: unsigned, RFC 9421, stale, badly formed or wrong signature.
+        SignatureError: unsigned, stale, badly formed or wrong signature (draft-cavage or RFC 9421).
     """
-    pending = prepare_verification(req.method, req.target, req.get_header, b"", now=fed.clock(),
+    pending = prepare_verification(req.method, req.target, req.get_header, b"", now=fed.clock(), scheme=fed.actors.scheme,
                                    max_skew=fed.max_skew)
     return finish_verification(pending, fed.remote.key).key.owner
 

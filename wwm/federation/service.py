@@ -155,12 +155,16 @@ class Federation:
             self.keys.private_key(name)
         return names
 
-    def signer_for(self, actor: str):
-        """A request signer (for :meth:`SafeHTTP.request`) that signs as local ``actor``."""
+    def signer_for(self, actor: str, *, rfc9421: bool = False):
+        """A request signer (for :meth:`SafeHTTP.request`) that signs as local ``actor``
+        (draft-cavage, or RFC 9421 with ``rfc9421``)."""
+        sign = sign_request
+        if rfc9421:
+            from .rfc9421 import sign
 
         def signer(method, url, body, headers):
-            return sign_request(method, url, key_id=self.actors.key_id(actor), private_key=self.keys.private_key(actor),
-                                body=body, headers=headers, now=self.clock())
+            return sign(method, url, key_id=self.actors.key_id(actor), private_key=self.keys.private_key(actor),
+                        body=body, headers=headers, now=self.clock())
 
         return signer
 
