@@ -110,3 +110,44 @@ def test_three_nodes_found_join_and_run_rounds(tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
+
+
+def test_a_node_moves_and_its_empty_group_dissolves(tmp_path):
+    """A and B each found a group; B gains nothing to lose by moving (threshold -1) and joins A's;
+    its own group, now empty, dissolves; a large hysteresis keeps it from moving back."""
+    ports = {n: free_port() for n in "ab"}
+    base = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    procs = [
+        _start(tmp_path, "a", ports["a"], "--community", "metal", "--seed", "1", "--found", "--threshold", "1",
+               "--peer", base["b"]),
+        _start(tmp_path, "b", ports["b"], "--community", "club", "--seed", "2", "--found", "--threshold", "-1",
+               "--hysteresis", "5", "--cooldown", "0", "--peer", base["a"]),
+    ]
+    try:
+        deadline = time.monotonic() + 150
+        a = b = None
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            for proc, _ in procs:
+                assert proc.poll() is None
+            a, b = _status(ports["a"]), _status(ports["b"])
+            if a and b and b["hosted_groups"] and b["hosted_groups"][0]["dissolved"] and b["group"]:
+                break
+        assert b and b["hosted_groups"] and b["hosted_groups"][0]["dissolved"], \
+            "\n".join((tmp_path / f"{n}.log").read_text()[-2000:] for n in "ab")
+        own, group_a = b["hosted_groups"][0]["id"], a["hosted_groups"][0]["id"]
+        assert b["group"] == group_a and sorted(a["hosted_groups"][0]["members"]) == sorted([a["node"], b["node"]])
+        moves = [(m["action"], m["to"]) for m in b["migrations"]]
+        assert moves == [("found", own), ("move", group_a)]
+        assert b["hosted_groups"][0]["members"] == []
+        assert requests.get(base["b"] + "/spore/groups", timeout=10).json()["orderedItems"] == []
+        assert requests.get(own, timeout=10).status_code == 404  # the actor is gone with the group
+    finally:
+        for proc, log in procs:
+            proc.terminate()
+        for proc, log in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()

@@ -16,7 +16,7 @@ One round of a node (:meth:`Spore.step`), every few seconds or minutes:
    been empty for a round;
 3. **migrate** (every ``migrate_every`` rounds): the node scores every other group's current
    model on its own validation requests and moves when :func:`~.migration.decide` says so; a
-   node in no group founds one when ``found`` is set and no group helps;
+   node in no group founds one (that others may join) when ``found`` is set and no move helps;
 4. **train** on its own World experience;
 5. **publish**: its weights (content-addressed) and a public ``Create``/``Note`` tagged #spore,
    addressed to the group, with a machine-readable attachment (group, round, sha256, samples,
@@ -162,7 +162,7 @@ class Spore:
         rule: the aggregation rule of groups founded here.
         steps: training requests per round.
         peers: base URLs of other nodes whose groups this node considers.
-        found: found a group when in none and no group helps.
+        found: found a group when in none and no move helps.
         migrate_every: rounds between migration checks.
         tolerance: how much validation score an adopted aggregate may lose.
         max_bytes: the cap on a fetched weights file.
@@ -472,8 +472,8 @@ class Spore:
             self.leave()
             self.join(record["to"])
             self.store.put("last_move", self.round)
-        elif self.group is None and self.found and not any(c.members for c in candidates):
-            record.update(action="found", to=self.found_group(), reason="in no group, and no group to join")
+        elif self.group is None and self.found:  # alone anyway: a group of one that others may join
+            record.update(action="found", to=self.found_group(), reason="in no group, and no group worth joining")
             self.store.put("last_move", self.round)
         self.record("decision", record)
         return record
