@@ -151,3 +151,40 @@ def test_a_node_moves_and_its_empty_group_dissolves(tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
+
+
+def test_a_full_group_rejects_followers(tmp_path):
+    """A's group holds one member (A itself); B asks to join, A answers Reject, B records it and
+    stays alone."""
+    ports = {n: free_port() for n in "ab"}
+    base = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    procs = [
+        _start(tmp_path, "a", ports["a"], "--community", "metal", "--seed", "1", "--found", "--capacity", "1",
+               "--threshold", "1"),
+        _start(tmp_path, "b", ports["b"], "--community", "metal", "--seed", "2", "--threshold", "-1",
+               "--cooldown", "0", "--peer", base["a"]),
+    ]
+    try:
+        deadline = time.monotonic() + 150
+        a = b = None
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            a, b = _status(ports["a"]), _status(ports["b"])
+            if a and b and any(d.get("action") == "rejected" for d in b["decisions"]):
+                break
+        assert b and any(d.get("action") == "rejected" for d in b["decisions"]), \
+            "\n".join((tmp_path / f"{n}.log").read_text()[-2000:] for n in "ab")
+        group = a["hosted_groups"][0]
+        assert group["members"] == [a["node"]]
+        refused = [d for d in a["decisions"] if d.get("action") == "refuse_member"]
+        assert refused and refused[0]["member"] == b["node"] and refused[0]["reason"] == "full"
+        assert b["node"] not in _status(ports["a"])["hosted_groups"][0]["members"]  # never let in
+    finally:
+        for proc, log in procs:
+            proc.terminate()
+        for proc, log in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
