@@ -7,6 +7,8 @@ The test then reads each node's /spore/status, WebFinger, the group actor and th
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -88,16 +90,21 @@ def test_three_nodes_found_join_and_run_rounds(tmp_path):
         props = {p["name"]: p["value"] for p in doc["attachment"]}
         assert props["spore:rule"] == "trimmed" and props["spore:members"] == "2"
         model = requests.get(props["spore:model"], timeout=10)
-        import hashlib
         assert hashlib.sha256(model.content).hexdigest() == props["spore:model_sha256"]
         listing = requests.get(base["a"] + "/spore/groups", timeout=10).json()
         assert listing["orderedItems"] == [group_id]
         # B's notes are public, tagged #spore, with the machine-readable attachment
         outbox = requests.get(b["node"] + "/outbox?page=1", timeout=10).json()["orderedItems"]
-        note = next(x["object"] for x in outbox if x["type"] == "Create")
+        note = next(x["object"] for x in outbox if x["type"] == "Create"
+                    and any(p["name"] == "spore:sha256" for p in x["object"].get("attachment") or []))
         assert any(t["name"] == "#spore" for t in note["tag"]) and group_id in note["to"]
         keys = {p["name"] for p in note["attachment"] if p["type"] == "PropertyValue"}
         assert {"spore:group", "spore:round", "spore:sha256", "spore:samples", "spore:metrics"} <= keys
+        # moves are public notes too, with the figures they were based on
+        b_notes = [x["object"] for x in outbox if x["type"] == "Create"]
+        moved = [n for n in b_notes if any(p["name"] == "spore:decision" for p in n.get("attachment") or [])]
+        figures = json.loads(next(p["value"] for p in moved[0]["attachment"] if p["name"] == "spore:decision"))
+        assert figures["action"] == "move" and figures["to"] == group_id and figures["candidates"]
         # the group's outbox announces its members' notes
         g_outbox = requests.get(group_id + "/outbox?page=1", timeout=10).json()["orderedItems"]
         assert any(x["type"] == "Announce" for x in g_outbox)

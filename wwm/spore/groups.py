@@ -408,7 +408,7 @@ class Spore:
             self.record("measurement", {"what": "validation_reward", "value": out["score"], "round": round_no,
                                         "group": self.group, "train_reward": out["train_reward"]})
             if self.group:
-                out["published"] = self.publish()
+                out["published"] = self.publish(out.get("aggregate"))
             self.record("round", out)
             return out
 
@@ -476,16 +476,35 @@ class Spore:
             record.update(action="found", to=self.found_group(), reason="in no group, and no group worth joining")
             self.store.put("last_move", self.round)
         self.record("decision", record)
+        if record["action"] != "stay":
+            self._announce_decision(record)
         return record
 
-    def publish(self) -> dict:
+    def _announce_decision(self, record: dict) -> None:
+        """A public #spore note of a move or a founding, with every figure it was based on."""
+        text = (f"Round {record['round']}: {'moved to' if record['action'] == 'move' else 'founded'} learning group "
+                f"{record['to']} ({record['reason']}; my model scored {record['current_score']:.3f} on my own "
+                f"held-out listeners).")
+        attachment = [{"type": "PropertyValue", "name": "spore:decision",
+                       "value": json.dumps({k: record[k] for k in ("action", "from", "to", "gain", "round",
+                                                                   "current_score", "candidates", "reason")},
+                                           sort_keys=True)}]
+        content = paragraphs(text) + "<p>" + hashtag_html(self.fed.actors.base, TAG) + "</p>"
+        post_note(self.fed, self.node, content, hashtags=(TAG,), attachment=attachment)
+        self.fed.wake()
+
+    def publish(self, adoption: dict | None = None) -> dict:
         """Publish this node's weights and the #spore note to its group; returns the update."""
         data = self._state_bytes()
         sha = self.weights.put(data)
         url = self.fed.actors.base + weights_path(sha)
         score = self.experience.score(self.learner)
+        metrics = {"validation_reward": round(score, 6)}
+        if adoption:  # this round's adopt-or-keep decision, with its figures
+            metrics.update(adopted=adoption["adopted"], before=round(adoption["before"], 6),
+                           after=round(adoption["after"], 6))
         update = {"group": self.group, "round": self.round, "sha256": sha, "url": url,
-                  "samples": self.learner.samples, "metrics": {"validation_reward": round(score, 6)}}
+                  "samples": self.learner.samples, "metrics": metrics}
         props = {"spore:group": update["group"], "spore:round": update["round"], "spore:sha256": sha,
                  "spore:weights": url, "spore:samples": update["samples"],
                  "spore:metrics": json.dumps(update["metrics"], sort_keys=True)}
