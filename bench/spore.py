@@ -46,7 +46,7 @@ import torch  # noqa: E402
 from wwm.fungus.learner import FungusLearner  # noqa: E402
 from wwm.fungus.weights import model_metadata, weights_to_bytes  # noqa: E402
 from wwm.songs.catalog import load_catalog  # noqa: E402
-from wwm.spore.aggregate import adopt_if_better, aggregate  # noqa: E402
+from wwm.spore.aggregate import adopt_if_better, aggregate, fedavg  # noqa: E402
 from wwm.spore.experience import Experience  # noqa: E402
 from wwm.spore.migration import Candidate, MigrationPolicy, decide  # noqa: E402
 
@@ -156,7 +156,9 @@ def run(method: str, catalog, communities, args, *, rule="fedavg", attack: str |
                 for g, members in groups.items():
                     if g == current or not members:
                         continue
-                    cands.append(Candidate(str(g), nodes[m].score_state(group_models[g]), len(members)))
+                    # what joining would give: the group's model merged with the node's, one vote per member
+                    merged = fedavg([nodes[m].state(), group_models[g]], [1, len(members)])
+                    cands.append(Candidate(str(g), nodes[m].score_state(merged), len(members)))
                     bytes_in[m] += file_bytes
                 d = decide(policy, current=str(current), current_score=nodes[m].score(), candidates=cands,
                            round_no=r, last_move=last_move.get(m), left=left[m])

@@ -15,7 +15,7 @@ One round of a node (:meth:`Spore.step`), every few seconds or minutes:
    group's current model (what other nodes try before joining), and dissolves groups that have
    been empty for a round;
 3. **migrate** (every ``migrate_every`` rounds): the node scores every other group's current
-   model on its own validation requests and moves when :func:`~.migration.decide` says so; a
+   model, merged with its own as joining would merge them, on its own validation requests and moves when :func:`~.migration.decide` says so; a
    node in no group founds one (that others may join) when ``found`` is set and no move helps;
 4. **train** on its own World experience;
 5. **publish**: its weights (content-addressed) and a public ``Create``/``Note`` tagged #spore,
@@ -40,7 +40,7 @@ from wwm.federation.fetch import object_id, origin
 from wwm.federation.outbox import hashtag_html, paragraphs, post_note, publish
 from wwm.fungus.weights import model_metadata, weights_from_bytes, weights_to_bytes
 
-from .aggregate import RULES, adopt_if_better, aggregate
+from .aggregate import RULES, adopt_if_better, aggregate, fedavg
 from .exchange import Fetched, WeightStore, fetch_weights, weights_path
 from .migration import Candidate, MigrationPolicy, decide
 from .sink import JsonlSink, fan_out
@@ -460,8 +460,15 @@ class Spore:
                     continue
                 fetched = self._fetch(update, group_id)
                 if fetched is not None:
-                    out.append(Candidate(group_id, self._score_state(fetched.tensors), members, fetched.sha256))
+                    out.append(self._candidate(group_id, fetched.tensors, members, fetched.sha256))
         return out
+
+    def _candidate(self, group_id: str, group_state, members: int, sha: str | None) -> Candidate:
+        """Score what joining would give: the group's model merged with ours, one vote per member
+        (the group's model alone is made for other listeners; the merge is what we would adopt)."""
+        merged = fedavg([self.learner.model.state_dict(), group_state], [1, max(1, members)])
+        return Candidate(group_id, self._score_state(merged), members, sha,
+                         {"group_model_score": self._score_state(group_state)})
 
     def _migrate(self) -> dict:
         current_score = self.experience.score(self.learner)

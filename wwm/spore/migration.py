@@ -1,7 +1,7 @@
 """When a node moves to another learning group: measured gain, threshold, hysteresis, cooldown, capacity.
 
-The node scores its current model and every candidate group's current model on its own
-held-out validation requests (never on what the groups say of themselves), then
+The node scores its current model and, for every candidate group, the group's current model
+merged with its own (what joining would give it) on its own held-out validation requests (never on what the groups say of themselves), then
 :func:`decide` applies the policy:
 
 - move only when the best candidate beats the current model by more than ``threshold``;
@@ -31,7 +31,7 @@ class MigrationPolicy:
 @dataclass
 class Candidate:
     group: str                 # the group actor's id
-    score: float               # its model on the node's own validation requests
+    score: float               # its model (merged with the node's) on the node's own validation requests
     members: int = 0
     model: str | None = None   # its model's SHA-256
     extra: dict = field(default_factory=dict)
