@@ -16,6 +16,7 @@ setup(
         "flask>=3.0",
         "waitress>=3.0",
         "cryptography>=41",
+        "http-message-signatures>=3.0",
         "numpy>=1.24",
         "lxml>=5.0",
         "requests>=2.31",

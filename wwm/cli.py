@@ -150,6 +150,7 @@ LAZY_COMMANDS = {
     "data": ("wwm.data", "data_group"),
     "node": ("wwm.federation.cli", "node_command"),
     "scores": ("wwm.scoreboard", "scores_command"),
+    "spore": ("wwm.spore.cli", "spore_group"),
 }
 
 

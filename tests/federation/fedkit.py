@@ -106,6 +106,7 @@ class FakeRemote:
         self.received: list[dict] = []
         self.hits: list[str] = []
         self.inbox_status = 202
+        self.status_for = None  # ``fn(headers) -> status or None``: answer by what was sent
         self.inbox_headers: dict = {}
         self.redirects: dict[str, str] = {}
         remote = self
@@ -135,7 +136,8 @@ class FakeRemote:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 remote.received.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                         "body": body, "method": "POST"})
-                self.send_response(remote.inbox_status)
+                status = remote.status_for(remote.received[-1]["headers"]) if remote.status_for else None
+                self.send_response(status or remote.inbox_status)
                 for k, v in remote.inbox_headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", "0")

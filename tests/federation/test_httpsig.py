@@ -181,11 +181,11 @@ def test_required_headers(names, method, message):
         verify(headers, method=method, body=BODY if method == "POST" else b"")
 
 
-def test_rfc9421_and_unknown_algorithms_refused_as_unsupported():
+def test_malformed_rfc9421_and_unknown_algorithms_refused():
     headers = sign_request("POST", URL, key_id=KEY_ID, private_key=KEY, body=BODY)
-    with pytest.raises(UnsupportedSignature):
+    with pytest.raises(SignatureError):
         verify({**headers, "Signature-Input": 'sig1=("@method");keyid="x"'})
-    with pytest.raises(UnsupportedSignature):
+    with pytest.raises(SignatureError):
         verify({**headers, "Signature": "sig1=:" + base64.b64encode(b"x" * 64).decode() + ":"})
     with pytest.raises(UnsupportedSignature):
         verify({**headers, "Signature": headers["Signature"].replace("rsa-sha256", "hmac-sha256")})

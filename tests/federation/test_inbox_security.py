@@ -56,9 +56,23 @@ def test_valid_follow_is_accepted_with_a_signed_accept(node, remote):
     key = fed.keys.private_key("fungus")
     info = KeyInfo(fed.actors.key_id("fungus"), FUNGUS, public_pem(key), key.public_key())
     verified = verify_request("POST", "/users/bob/inbox", lambda n: got["headers"].get(n), got["body"],
-                              resolve_key=lambda key_id, refresh: info, now=time.time())
+                              resolve_key=lambda key_id, refresh: info, now=time.time(), scheme="http")
     assert verified.signature.key_id == "http://node.test/ap/actors/fungus#main-key"
+    assert set(verified.signature.headers) >= {"@method", "@target-uri", "content-digest"}  # RFC 9421 first
+
+
+def test_accept_falls_back_to_draft_cavage(node, remote):
+    app, client, fed = node
+    remote.status_for = lambda headers: 401 if "signature-input" in headers else None  # no RFC 9421 here
+    assert remote.signed_post(client, INBOX, follow(remote), name="bob").status_code == 202
+    fed.run_pending()
+    got = remote.received[-1]
+    key = fed.keys.private_key("fungus")
+    info = KeyInfo(fed.actors.key_id("fungus"), FUNGUS, public_pem(key), key.public_key())
+    verified = verify_request("POST", "/users/bob/inbox", lambda n: got["headers"].get(n), got["body"],
+                              resolve_key=lambda key_id, refresh: info, now=time.time())
     assert set(verified.signature.headers) >= {"(request-target)", "host", "date", "digest"}
+    assert [d["status"] for d in fed.store.deliveries()] == ["done"]
 
 
 def test_hs2019_signatures_accepted(node, remote):
@@ -146,17 +160,46 @@ def test_unsigned_refused(node, remote):
     assert_untouched(fed)
 
 
-def test_rfc9421_signature_answered_401(node, remote):
+def test_forged_rfc9421_signature_answered_401(node, remote):
     app, client, fed = node
 
     def to_rfc9421(headers):
         headers["Signature-Input"] = ('sig1=("@method" "@target-uri" "content-digest");created=%d;'
                                       'keyid="%s";alg="rsa-v1_5-sha256"' % (time.time(), remote.key_id("bob")))
         headers["Signature"] = "sig1=:" + base64.b64encode(b"\x01" * 256).decode() + ":"
+        from http_message_signatures import ContentDigest
+        headers["Content-Digest"] = ContentDigest.create(json.dumps(follow(remote)).encode())
 
     resp = remote.signed_post(client, INBOX, follow(remote), name="bob", tamper=to_rfc9421)
     assert resp.status_code == 401
-    assert "RFC 9421" in resp.json["error"]
+    assert "does not verify" in resp.json["error"]
+    assert_untouched(fed)
+
+
+def _rfc9421_post(client, remote, activity, *, name="bob", path=INBOX, body=None, **kw):
+    from wwm.federation import rfc9421
+
+    raw = body if body is not None else json.dumps(activity).encode()
+    headers = rfc9421.sign("POST", f"http://node.test{path}", key_id=remote.key_id(name),
+                           private_key=remote.keys[name], body=json.dumps(activity).encode(),
+                           headers={"Content-Type": "application/activity+json"}, **kw)
+    return client.post(path, data=raw, headers=headers, base_url="http://node.test")
+
+
+def test_rfc9421_signature_verified(node, remote):
+    app, client, fed = node
+    resp = _rfc9421_post(client, remote, follow(remote))
+    assert resp.status_code == 202, resp.json
+    fed.run_pending()
+    assert fed.store.followers("fungus") == [remote.actor_id("bob")]
+
+
+def test_rfc9421_tampered_body_stale_or_wrong_owner_refused(node, remote):
+    app, client, fed = node
+    tampered = dict(follow(remote), id=remote.actor_id("bob") + "/follows/evil")
+    assert _rfc9421_post(client, remote, follow(remote), body=json.dumps(tampered).encode()).status_code == 401
+    assert _rfc9421_post(client, remote, follow(remote), now=time.time() - 7200).status_code == 401
+    assert _rfc9421_post(client, remote, follow(remote, "bob"), name="carol").status_code == 401
     assert_untouched(fed)
 
 

@@ -203,3 +203,42 @@ def test_note_text_and_helpers():
     assert with_reward('<request world="songs"><text>x</text></request>', -1) == \
         '<request world="songs"><reward>-1.0</reward><text>x</text></request>'
     assert with_reward('<request world="songs"/>', 0.5) == '<request world="songs"><reward>0.5</reward></request>'
+
+
+def test_a_slow_mind_does_not_delay_accepts(make_app, remote):
+    """The worker asks the Mind on another thread: a Follow that arrives while the Mind thinks is
+    accepted (and the Accept delivered) at once; the Mind's reply follows when it is done."""
+    import threading
+
+    release = threading.Event()
+    asked = threading.Event()
+
+    def slow_mind(ask):
+        asked.set()
+        release.wait(60)
+        return SONGS
+
+    remote.add_actor("bob")
+    remote.add_actor("carol")
+    app = make_app(FEDERATION_ASK_MIND=slow_mind, FEDERATION_POLL=0.05)
+    fed = get_federation(app)
+    fed.start_worker()
+    client = app.test_client()
+    try:
+        assert remote.signed_post(client, INBOX, mention(remote, "songs like Enter Sandman"), name="bob").status_code == 202
+        assert asked.wait(30)
+        follow = {"id": remote.actor_id("carol") + "/follows/1", "type": "Follow", "actor": remote.actor_id("carol"),
+                  "object": FUNGUS}
+        assert remote.signed_post(client, INBOX, follow, name="carol").status_code == 202
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(d["type"] == "Accept" for d in deliveries(remote)):
+            time.sleep(0.05)
+        assert [d["type"] for d in deliveries(remote)] == ["Accept"]  # while the Mind still thinks
+        release.set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(deliveries(remote)) < 2:
+            time.sleep(0.05)
+        assert [d["type"] for d in deliveries(remote)] == ["Accept", "Create"]
+    finally:
+        release.set()
+        fed.stop_worker()

@@ -49,10 +49,11 @@ class LocalActor:
     """One actor hosted by this node."""
 
     name: str          # the username: @name@host
-    kind: str          # node | mind | society | world
+    kind: str          # node | mind | society | world | group
     server: str | None  # the gateway's server id (minds/NAME, worlds/NAME); None for the node
     title: str
     description: str
+    attachment: tuple = ()  # extra PropertyValue entries of the document: ((name, value), ...)
 
 
 class Actors:
@@ -67,12 +68,14 @@ class Actors:
     def __init__(self, base_url: str, root: str | None, node_name: str = "node", refresh: float = 5.0):
         self.base = base_url.rstrip("/")
         self.host = base_host(self.base)
+        self.scheme = urlsplit(self.base).scheme or "https"
         self.root = root
         self.node_name = node_name
         self.refresh = refresh
         self._lock = threading.Lock()
         self._built = 0.0
         self._actors: dict[str, LocalActor] = {}
+        self.providers: list = []  # ``fn() -> iterable of LocalActor``: actors not under ROOT (SPORE groups)
 
     # -- registry ----------------------------------------------------------------
 
@@ -95,7 +98,16 @@ class Actors:
             manifest = server.manifest
             actors[name] = LocalActor(name, server.kind, server.id, str(manifest.get("title") or server.name),
                                       str(manifest.get("description") or ""))
+        for provide in self.providers:
+            for actor in provide():
+                actors.setdefault(actor.name, actor)
         return actors
+
+    def invalidate(self) -> None:
+        """Rebuild the registry on the next lookup (an actor was added or removed)."""
+        with self._lock:
+            self._built = 0.0
+            self._actors = {}
 
     def all(self) -> dict[str, LocalActor]:
         """Every local actor by username."""
@@ -152,9 +164,10 @@ class Actors:
     # -- documents -----------------------------------------------------------------
 
     def document(self, actor: LocalActor, public_key_pem: str) -> dict:
-        """The actor document (type ``Service``), with its public key."""
+        """The actor document (type ``Service``; ``Group`` for a learning group), with its public key."""
         actor_id = self.id(actor.name)
-        what = {"node": "node", "mind": "Mind", "society": "society of Minds", "world": "World"}[actor.kind]
+        what = {"node": "node", "mind": "Mind", "society": "society of Minds", "world": "World",
+                "group": "learning group"}[actor.kind]
         summary = f"<p>{html.escape(actor.description)}</p>" if actor.description else ""
         if actor.kind in ("mind", "society"):
             summary += (f"<p>A World-Wide-Mind {what}. Mention me and ask for songs, e.g. "
@@ -164,7 +177,7 @@ class Actors:
         return {
             "@context": AP_CONTEXT,
             "id": actor_id,
-            "type": "Service",
+            "type": "Group" if actor.kind == "group" else "Service",
             "preferredUsername": actor.name,
             "name": actor.title,
             "summary": summary,
@@ -178,6 +191,7 @@ class Actors:
             "manuallyApprovesFollowers": False,
             "discoverable": True,
             "indexable": False,
-            "attachment": [{"type": "PropertyValue", "name": "kind", "value": actor.kind}],
+            "attachment": [{"type": "PropertyValue", "name": "kind", "value": actor.kind}]
+            + [{"type": "PropertyValue", "name": k, "value": str(v)} for k, v in actor.attachment],
             "publicKey": {"id": self.key_id(actor.name), "owner": actor_id, "publicKeyPem": public_key_pem},
         }

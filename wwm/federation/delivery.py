@@ -3,9 +3,11 @@
 An activity to deliver is serialised once and queued per inbox in the store (SQLite),
 so a restart loses nothing: a delivery claimed by a worker that died is claimed again
 when its lease runs out.  Each attempt is a signed POST through the SSRF-guarded
-client.  2xx: done.  408, 429, 5xx and network errors: retried after
+client, signed with RFC 9421 where the server accepts it, else draft-cavage.  2xx: done.  401, 408, 429, 5xx and network errors: retried after
 ``base * 2**attempts`` seconds (capped, with jitter, at least any ``Retry-After``),
 up to ``max_attempts``.  Other 4xx and refused addresses: given up at once ("dead").
+401 is retried as Mastodon does: the receiver often answers it when it briefly failed to fetch
+our key (a cold cache, a restart), and dropping the activity would lose e.g. an Accept for good.
 """
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ import logging
 import random
 
 from .errors import FetchError, ForbiddenAddress
+from .fetch import origin
 
 __all__ = ["Delivery"]
 
 log = logging.getLogger(__name__)
 AP_CONTENT_TYPE = "application/activity+json"
+RETRIED = (401, 408, 429)  # and every 5xx
 
 
 class Delivery:
@@ -27,7 +31,7 @@ class Delivery:
     Args:
         store: the :class:`~wwm.federation.store.Store`.
         http: the :class:`~wwm.federation.fetch.SafeHTTP` client.
-        signer_for: ``signer_for(actor_name)`` returns a request signer for that local actor.
+        signer_for: ``signer_for(actor_name, rfc9421=bool)`` returns a request signer for that local actor.
         clock: ``time.time`` or a stand-in.
         base_delay: seconds before the first retry.
         max_delay: the longest wait between attempts.
@@ -46,6 +50,7 @@ class Delivery:
         self.max_attempts = max_attempts
         self.jitter = jitter
         self.lease = lease
+        self.rfc9421: dict = {}  # server origin -> it accepts RFC 9421 signatures (False: use draft-cavage)
 
     def enqueue(self, actor: str, inboxes, activity: dict) -> list[int]:
         """Queue ``activity`` from local ``actor`` for each distinct inbox; returns the queue ids."""
@@ -73,12 +78,26 @@ class Delivery:
             self._attempt(job_id, actor, inbox, bytes(body), attempts + 1)
         return len(jobs)
 
+    def _post(self, actor: str, inbox: str, body: bytes):
+        """POST signed with RFC 9421 first, then draft-cavage where that is refused ("double knocking",
+        as Fedify does); the answer is remembered per server for the life of the process."""
+        server = origin(inbox)
+        rfc9421 = self.rfc9421.get(server, True)
+        headers = {"Content-Type": AP_CONTENT_TYPE, "Accept": AP_CONTENT_TYPE}
+        resp, _ = self.http.request("POST", inbox, data=body, read_body=False, headers=headers,
+                                    signer=self.signer_for(actor, rfc9421=rfc9421))
+        if rfc9421 and server not in self.rfc9421:
+            if resp.status_code in (400, 401):
+                self.rfc9421[server] = False
+                return self._post(actor, inbox, body)
+            if 200 <= resp.status_code < 300:
+                self.rfc9421[server] = True
+        return resp
+
     def _attempt(self, job_id: int, actor: str, inbox: str, body: bytes, attempt: int) -> None:
         retry_after = None
         try:
-            resp, _ = self.http.request("POST", inbox, data=body, read_body=False,
-                                        headers={"Content-Type": AP_CONTENT_TYPE, "Accept": AP_CONTENT_TYPE},
-                                        signer=self.signer_for(actor))
+            resp = self._post(actor, inbox, body)
         except ForbiddenAddress as exc:
             log.warning("delivery %s to %s refused: %s", job_id, inbox, exc)
             self.store.delivery_dead(job_id, str(exc))
@@ -91,7 +110,7 @@ class Delivery:
                 self.store.delivery_done(job_id)
                 return
             error = f"HTTP {status}"
-            if status not in (408, 429) and status < 500:
+            if status not in RETRIED and status < 500:
                 log.warning("delivery %s to %s given up: %s", job_id, inbox, error)
                 self.store.delivery_dead(job_id, error)
                 return

@@ -13,7 +13,8 @@ checks (replay cache) between them and the costly ones (key fetch, RSA)::
     pending = prepare_verification(method, target, get_header, body, now=time.time())
     verified = finish_verification(pending, resolve_key)
 
-``prepare_verification`` refuses RFC 9421 signatures (``Signature-Input``), checks that
+``prepare_verification`` hands RFC 9421 signatures (``Signature-Input``) to ``rfc9421.py``
+(the ``http-message-signatures`` library, with the same policy), and for cavage checks that
 the signed header list covers what Mastodon requires (``date`` or ``(created)``;
 ``(request-target)`` or ``digest``; ``host`` on GET; ``digest`` on POST), that the Date
 is within ``max_skew`` seconds, and that ``Digest: SHA-256=`` matches the raw body.
@@ -83,6 +84,7 @@ class PendingVerification:
 
     signature: Signature
     signing_string: str
+    check: Callable | None = None  # RFC 9421: ``check(public_key) -> bool`` (the library verifies)
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ def sender_hint(get_header: HeaderGetter) -> str | None:
     Used only to choose a rate-limit bucket; it is not authenticated.
     """
     value = get_header("signature") or get_header("authorization") or ""
-    m = re.search(r'keyId\s*=\s*"([^"]{1,2048})"', value)
+    m = re.search(r'keyId\s*=\s*"([^"]{1,2048})"', value) or re.search(
+        r';\s*keyid="([^"]{1,2048})"', get_header("signature-input") or "")
     if not m:
         return None
     return m.group(1).split("#", 1)[0]
@@ -309,7 +312,7 @@ def _check(sig: Signature, public_key, data: bytes) -> bool:
 
 
 def prepare_verification(method: str, target: str, get_header: HeaderGetter, body: bytes, *,
-                         now: float, max_skew: float = MAX_SKEW) -> PendingVerification:
+                         now: float, max_skew: float = MAX_SKEW, scheme: str = "https") -> PendingVerification:
     """Every check that needs no key: scheme, header policy, freshness, body digest.
 
     Args:
@@ -319,11 +322,19 @@ def prepare_verification(method: str, target: str, get_header: HeaderGetter, bod
         body: the raw request body, before any parsing.
         now: the current time (seconds since the epoch).
         max_skew: how far the Date or (created) may be from ``now``.
+        scheme: how the sender reached us (``@target-uri`` of RFC 9421 signatures).
 
     Raises:
         SignatureError: the request must be refused (HTTP 401).
     """
     method = method.upper()
+    if _is_rfc9421(get_header):
+        from . import rfc9421
+
+        url = f"{scheme}://{get_header('host') or ''}{target}"
+        key_id, raw, components, created, check = rfc9421.prepare(method, url, get_header, body, now=now,
+                                                                  max_skew=max_skew)
+        return PendingVerification(Signature(key_id, "rfc9421", components, raw, created), "", check)
     sig = signature_from_headers(get_header)
     _check_policy(sig, method, get_header, now, max_skew)
     if method not in ("GET", "HEAD") or "digest" in sig.headers:
@@ -347,20 +358,24 @@ def finish_verification(pending: PendingVerification,
     """
     sig = pending.signature
     data = pending.signing_string.encode("utf-8")
+
+    def good(public_key) -> bool:
+        return pending.check(public_key) if pending.check is not None else _check(sig, public_key, data)
+
     key = resolve_key(sig.key_id, False)
-    if _check(sig, key.public_key, data):
+    if good(key.public_key):
         return Verified(sig, key)
     fresh = resolve_key(sig.key_id, True)
-    if fresh.pem != key.pem and _check(sig, fresh.public_key, data):
+    if fresh.pem != key.pem and good(fresh.public_key):
         return Verified(sig, fresh)
     raise SignatureError("signature does not verify")
 
 
 def verify_request(method: str, target: str, get_header: HeaderGetter, body: bytes, *,
                    resolve_key: Callable[[str, bool], KeyInfo], now: float,
-                   max_skew: float = MAX_SKEW) -> Verified:
+                   max_skew: float = MAX_SKEW, scheme: str = "https") -> Verified:
     """:func:`prepare_verification` then :func:`finish_verification`."""
-    pending = prepare_verification(method, target, get_header, body, now=now, max_skew=max_skew)
+    pending = prepare_verification(method, target, get_header, body, now=now, max_skew=max_skew, scheme=scheme)
     return finish_verification(pending, resolve_key)
 
 

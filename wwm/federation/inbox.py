@@ -7,12 +7,15 @@ flood or an attack costs as little as possible and changes nothing:
 2. the declared body size is under the cap (413);
 3. per-sender (claimed keyId) and per-address token buckets (429), before any signature work;
 4. the body is read with the cap (413);
-5. RFC 9421 signatures and unsigned requests are refused (401);
-6. ``Digest`` is checked over the raw body, the signed header list and Date are checked (401);
+5. unsigned requests are refused (401);
+6. ``Digest`` (``Content-Digest`` for RFC 9421) is checked over the raw body, the signed
+   components and Date (``created``) are checked (401);
 7. a signature seen before is a replay (401);
 8. the body is parsed (400), the sender's key fetched (SSRF-guarded) and the signature checked,
    with one key refetch on failure (401);
 9. the key's owner must be the activity's actor, and the activity id on the actor's origin (401);
+   except for a ``Create`` relayed by a third server (a reply in a thread): it is queued as
+   forwarded, and its object is later fetched from its origin and used only as served there;
 10. a known activity id is acknowledged and dropped; anything else is queued: 202.
 
 :func:`process_activity` runs later, in the worker: Follow -> Accept, Undo, Create/Note
@@ -34,6 +37,8 @@ from .httpsig import finish_verification, prepare_verification, sender_hint
 __all__ = ["Incoming", "Reply", "receive", "verify_signed_get", "process_activity"]
 
 ACTIVITY_TTL = 7 * 86400.0
+FORWARDABLE = ("Create",)      # what a third server may relay (replies in threads)
+FORWARDED = "wwm:Forwarded"    # the inbox job of a relayed activity
 
 
 @dataclass
@@ -78,7 +83,8 @@ def receive(fed, actor_name: str | None, req: Incoming) -> Reply:
         return Reply(413, "body too large")
     now = fed.clock()
     try:
-        pending = prepare_verification(req.method, req.target, req.get_header, body, now=now, max_skew=fed.max_skew)
+        pending = prepare_verification(req.method, req.target, req.get_header, body, now=now, max_skew=fed.max_skew,
+                                       scheme=fed.actors.scheme)
         sig = pending.signature
         replay_key = "sig:" + hashlib.sha256(sig.key_id.encode() + b"\0" + sig.signature).hexdigest()
         if not origin(sig.key_id):
@@ -92,13 +98,16 @@ def receive(fed, actor_name: str | None, req: Incoming) -> Reply:
         actor = object_id(activity.get("actor"))
         if not actor:
             return Reply(400, "activity has no actor")
-        if origin(sig.key_id) != origin(actor):
+        forwarded = origin(sig.key_id) != origin(actor)
+        if forwarded and activity["type"] not in FORWARDABLE:
             raise SignatureError("signing key is not on the actor's origin")
         if not fed.store.remember(replay_key, now + 2 * fed.max_skew, now):
             raise SignatureError("replayed signature")
         verified = finish_verification(pending, fed.remote.key)
         if verified.key.owner != actor:
-            raise SignatureError("the key's owner is not the activity's actor")
+            if activity["type"] not in FORWARDABLE:
+                raise SignatureError("the key's owner is not the activity's actor")
+            forwarded = True
     except SignatureError as exc:
         fed.log.info("inbox refused %s from %s: %s", req.target, req.remote_addr, exc)
         return Reply(401, str(exc))
@@ -108,6 +117,8 @@ def receive(fed, actor_name: str | None, req: Incoming) -> Reply:
             return Reply(400, "activity id is not on the actor's origin")
         if not fed.store.remember("activity:" + activity_id, now + ACTIVITY_TTL, now):
             return Reply(202, "already received")
+    if forwarded:  # relayed by a third server: acted on only as its origin serves it (_on_forwarded)
+        activity = {"type": FORWARDED, "actor": verified.key.owner, "activity": activity}
     fed.store.enqueue_inbox(actor_name, activity, now)
     fed.wake()
     return Reply(202, "accepted")
@@ -117,9 +128,9 @@ def verify_signed_get(fed, req: Incoming) -> str:
     """Check a signed GET (authorized fetch); returns the signer's actor id.
 
     Raises:
-        SignatureError: unsigned, RFC 9421, stale, badly formed or wrong signature.
+        SignatureError: unsigned, stale, badly formed or wrong signature (draft-cavage or RFC 9421).
     """
-    pending = prepare_verification(req.method, req.target, req.get_header, b"", now=fed.clock(),
+    pending = prepare_verification(req.method, req.target, req.get_header, b"", now=fed.clock(), scheme=fed.actors.scheme,
                                    max_skew=fed.max_skew)
     return finish_verification(pending, fed.remote.key).key.owner
 
@@ -138,6 +149,15 @@ def _on_follow(fed, actor_name, activity) -> None:
     if target is None or (actor_name is not None and target.name != actor_name):
         return
     doc = fed.remote.actor(sender)
+    admit = getattr(fed, "follow_policy", None)
+    if admit is not None and not admit(target.name, sender):  # e.g. a full learning group
+        from .outbox import publish
+
+        reject = {"@context": AP_CONTEXT, "id": _new_activity_id(fed), "type": "Reject",
+                  "actor": fed.actors.id(target.name), "to": [sender],
+                  "object": {k: activity[k] for k in ("id", "type", "actor", "object") if k in activity}}
+        publish(fed, target.name, reject, inboxes=[doc["inbox"]], public=False)
+        return
     endpoints = doc.get("endpoints") if isinstance(doc.get("endpoints"), dict) else {}
     shared = endpoints.get("sharedInbox") if isinstance(endpoints.get("sharedInbox"), str) else None
     fed.store.add_follower(target.name, sender, activity.get("id"), doc["inbox"], shared, fed.clock())
@@ -192,7 +212,25 @@ def _on_create(fed, actor_name, activity) -> None:
         return
     if object_id(note.get("attributedTo")) != sender or origin(object_id(note)) != origin(sender):
         return  # a note must be its sender's own
-    handle_note(fed, actor_name, sender, note)
+    fed.in_background(handle_note, fed, actor_name, sender, note)  # the Mind may be slow
+
+
+def _on_forwarded(fed, actor_name, job) -> None:
+    """A ``Create`` relayed by a third server: fetch its object from the object's origin and act on that.
+
+    The relaying server's signature proves nothing about the note, so the note is taken only as
+    its author's server serves it now, and only if that server says the claimed actor wrote it.
+    """
+    inner = job.get("activity")
+    if not isinstance(inner, dict) or inner.get("type") not in FORWARDABLE:
+        return
+    actor, note_id = object_id(inner.get("actor")), object_id(inner.get("object"))
+    if not actor or not note_id or origin(note_id) != origin(actor):
+        return
+    note = fed.remote.http.get_json(note_id, signer=fed.signer_for(fed.actors.node_name))
+    if object_id(note) != note_id or object_id(note.get("attributedTo")) != actor:
+        return
+    _on_create(fed, actor_name, {"type": "Create", "actor": actor, "object": note})
 
 
 def _on_accept_or_reject(fed, actor_name, activity) -> None:
@@ -219,6 +257,7 @@ _HANDLERS = {
     "Accept": _on_accept_or_reject,
     "Reject": _on_accept_or_reject,
     "Delete": _on_delete,
+    FORWARDED: _on_forwarded,
 }
 
 

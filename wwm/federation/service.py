@@ -139,7 +139,9 @@ class Federation:
             ask = getattr(importlib.import_module(module), attr)
         self.ask_mind = ask
         self.handlers: list = []  # extra ``fn(fed, actor_name, activity)`` run after the built-in ones
+        self.follow_policy = None  # ``fn(local_name, follower) -> bool``: False answers a Follow with Reject
         self.poll = float(get("FEDERATION_POLL", 0.5))
+        self._minds = None  # the worker's pool for Mind calls: a slow Mind must not hold up deliveries
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -153,12 +155,16 @@ class Federation:
             self.keys.private_key(name)
         return names
 
-    def signer_for(self, actor: str):
-        """A request signer (for :meth:`SafeHTTP.request`) that signs as local ``actor``."""
+    def signer_for(self, actor: str, *, rfc9421: bool = False):
+        """A request signer (for :meth:`SafeHTTP.request`) that signs as local ``actor``
+        (draft-cavage, or RFC 9421 with ``rfc9421``)."""
+        sign = sign_request
+        if rfc9421:
+            from .rfc9421 import sign
 
         def signer(method, url, body, headers):
-            return sign_request(method, url, key_id=self.actors.key_id(actor), private_key=self.keys.private_key(actor),
-                                body=body, headers=headers, now=self.clock())
+            return sign(method, url, key_id=self.actors.key_id(actor), private_key=self.keys.private_key(actor),
+                        body=body, headers=headers, now=self.clock())
 
         return signer
 
@@ -185,6 +191,21 @@ class Federation:
         done += self.delivery.run_due(limit)
         return done
 
+    def in_background(self, fn, *args) -> None:
+        """Run ``fn(*args)`` off the worker thread when the worker runs (a Mind call), else at once."""
+        if self._minds is None:
+            fn(*args)
+            return
+
+        def run():
+            try:
+                fn(*args)
+            except Exception:
+                self.log.exception("background job failed")
+            self.wake()  # its replies are queued: deliver them now
+
+        self._minds.submit(run)
+
     def wake(self) -> None:
         """Tell the worker there is new work (inbox job or delivery)."""
         self._wake.set()
@@ -192,7 +213,10 @@ class Federation:
     def start_worker(self) -> threading.Thread:
         """Start the background worker thread (idempotent)."""
         if self._worker is None or not self._worker.is_alive():
+            from concurrent.futures import ThreadPoolExecutor
+
             self._stop.clear()
+            self._minds = self._minds or ThreadPoolExecutor(max_workers=2, thread_name_prefix="wwm-mind")
             self._worker = threading.Thread(target=self._work, name="wwm-federation-worker", daemon=True)
             self._worker.start()
         return self._worker
@@ -202,6 +226,9 @@ class Federation:
         self._wake.set()
         if self._worker is not None:
             self._worker.join(timeout)
+        if self._minds is not None:
+            self._minds.shutdown(wait=False, cancel_futures=True)
+            self._minds = None
 
     def _work(self) -> None:
         from .outbox import announce_finished_runs
