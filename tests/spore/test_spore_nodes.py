@@ -108,6 +108,14 @@ def test_three_nodes_found_join_and_run_rounds(tmp_path):
         # the group's outbox announces its members' notes
         g_outbox = requests.get(group_id + "/outbox?page=1", timeout=10).json()["orderedItems"]
         assert any(x["type"] == "Announce" for x in g_outbox)
+        # the web UI's node page shows the group, its members, model versions and the founding
+        learning = requests.get(base["a"] + "/ui/node.json", timeout=10).json()["learning"]
+        assert learning["present"] and group_id in [g["id"] for g in learning["groups"]]
+        assert next(g for g in learning["groups"] if g["id"] == group_id)["members"]
+        assert any(v["group"] == group_id for v in learning["versions"])
+        assert [m["to"] for m in learning["migrations"]] == [group_id]
+        page = requests.get(base["a"] + "/ui/node", timeout=10).text
+        assert group_id.rsplit("/", 1)[1] in page and "learns alone" not in page
     finally:
         for proc, log in procs:
             proc.terminate()

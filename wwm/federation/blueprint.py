@@ -97,7 +97,7 @@ def _read(limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _incoming() -> Incoming:
+def incoming_request() -> Incoming:
     return Incoming(request.method, _target(), _get_header, request.content_length, _read,
                     request.remote_addr or "")
 
@@ -107,7 +107,7 @@ def _authorized(fed: Federation) -> Response | None:
     if not fed.authorized_fetch:
         return None
     try:
-        verify_signed_get(fed, _incoming())
+        verify_signed_get(fed, incoming_request())
     except SignatureError as exc:
         return _error(401, str(exc))
     return None
@@ -224,7 +224,7 @@ def tag_view(tag):
 
 def _inbox(name: str | None):
     fed = _fed()
-    result = receive(fed, name, _incoming())
+    result = receive(fed, name, incoming_request())
     if result.status >= 400:
         return _error(result.status, result.message, result.headers)
     return _json({"status": result.message}, result.status, "application/json", result.headers)

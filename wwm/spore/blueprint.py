@@ -44,12 +44,12 @@ def weights_view(sha):
     spore = _spore()
     fed = spore.fed
     if fed.authorized_fetch:
-        from wwm.federation.blueprint import _incoming
+        from wwm.federation.blueprint import incoming_request
         from wwm.federation.errors import SignatureError
         from wwm.federation.inbox import verify_signed_get
 
         try:
-            verify_signed_get(fed, _incoming())
+            verify_signed_get(fed, incoming_request())
         except SignatureError as exc:
             return Response(json.dumps({"error": str(exc)}), status=401, mimetype="application/json")
     path = spore.weights.path(sha)

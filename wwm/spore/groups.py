@@ -531,6 +531,30 @@ class Spore:
 
     # -- what a web UI shows ---------------------------------------------------------------
 
+    # -- what the web UI's node page shows (wwm.web.node.learning) ----------------------
+
+    def groups(self) -> list[dict]:
+        """The groups this node hosts or belongs to: ``id``, ``name``, ``members``, ``score``."""
+        st = self.status()
+        last = st["scores"][-1]["value"] if st["scores"] else None
+        out = [{"id": g["id"], "name": g["id"].rsplit("/", 1)[-1], "members": g["members"],
+                "score": last if g["id"] == st["group"] else None}
+               for g in st["hosted_groups"] if not g["dissolved"]]
+        if st["group"] and all(g["id"] != st["group"] for g in out):
+            out.append({"id": st["group"], "name": st["group"].rsplit("/", 1)[-1], "members": [self.me],
+                        "score": last})
+        return out
+
+    def versions(self) -> list[dict]:
+        """Model versions made here: ``hash``, ``url``, ``group``, ``score``, ``created``."""
+        return [{"hash": r["sha256"], "url": r["url"], "group": r["owner"], "score": None, "created": r["time"]}
+                for r in self.jsonl.records() if r["kind"] == "model"][-50:]
+
+    def migrations(self) -> list[dict]:
+        """Moves and foundings: ``from``, ``to``, ``gain``, ``time``."""
+        return [{"from": r.get("from"), "to": r.get("to"), "gain": r.get("gain"), "time": r["time"]}
+                for r in self.status()["migrations"]]
+
     def status(self) -> dict:
         """The node's groups, members, model versions and migrations (``GET /spore/status``)."""
         records = self.jsonl.records()
