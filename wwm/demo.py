@@ -1,7 +1,8 @@
 """``wwm demo``: the main job on embedded defaults.
 
-Grows N fungus nodes on 127.0.0.1 (``wwm.mycelium``: each its own ``wwm node``
-process with its own listeners; they follow one another and learn), starts the
+Grows N fungus nodes on 127.0.0.1 (``wwm.mycelium``: each its own ``wwm spore
+node`` process with its own listeners; they follow one another, learn, and form,
+join and leave SPORE learning groups by measured gain), starts the
 Flask gateway with the web UI over a copy of this repository's servers, then
 runs Minds in Worlds through it over HTTP, in every language and across
 languages, the classic house World with Minds of different skill, a society,
@@ -93,16 +94,23 @@ def _mean(values) -> str:
 
 def node_summary(nodes) -> str:
     """The final table: each node, its community, its links, and how its fungus Mind did."""
-    from wwm.mycelium import followers
+    from wwm.mycelium import followers, spore_status
 
     lines = [f"{'node':7} {'community':9} {'url':24} {'followers':>9} {'following':>9} {'runs':>5} "
-             f"{'score (first 3)':>15} {'score (last 3)':>14}"]
+             f"{'score (first 3)':>15} {'score (last 3)':>14} {'rounds':>6} {'moves':>5} {'held-out':>8}  group"]
     for n in nodes:
         fol, fing = followers(n)
         scores = [s for _, s in n.episodes]
+        st = spore_status(n)
+        held = st.get("scores") or []
+        group = st.get("group") or "alone"
+        for other in nodes:  # name the group by its host node: node2/group-1a2b3c4d
+            group = group.replace(other.url + "/ap/actors/", other.name + "/")
         note = f"  ({n.error})" if n.error and not scores else ""
         lines.append(f"{n.name:7} {n.community:9} {n.url:24} {fol:9} {fing:9} {len(scores):5} "
-                     f"{_mean(scores[:3]):>15} {_mean(scores[-3:]):>14}{note}")
+                     f"{_mean(scores[:3]):>15} {_mean(scores[-3:]):>14} {st.get('round', 0):>6} "
+                     f"{len(st.get('migrations') or []):>5} {_mean([held[-1]['value']] if held else []):>8}  "
+                     f"{group}{note}")
     return "\n".join(lines)
 
 
@@ -143,7 +151,8 @@ def demo_command(node_count, minutes, steps, seed, plays):
             learners = [threading.Thread(target=mycelium.learn, args=(n, until, stop), daemon=True) for n in nodes]
             for t in learners:
                 t.start()
-            click.echo(f"each node's fungus Mind learns from its listeners for {minutes:g} minutes\n")
+            click.echo(f"each node's fungus Mind learns from its listeners for {minutes:g} minutes, and the "
+                       "nodes form SPORE learning groups: see each node's page\n")
         if plays:
             results = run_plays(base, steps, seed)
         if nodes:

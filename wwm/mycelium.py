@@ -47,8 +47,8 @@ class Node:
 
     @property
     def config(self) -> dict:
-        """The node's federation settings (what ``wwm node`` builds from its options)."""
-        return {"ROOT": os.path.join(self.folder, "root"), "RUNS": os.path.join(self.folder, "runs"),
+        """The node's federation settings (what ``wwm spore node`` builds from its options)."""
+        return {"ROOT": os.path.join(self.folder, "root"), "RUNS": os.path.join(self.folder, "root", "runs"),
                 "FEDERATION_BASE_URL": self.url, "FEDERATION_DIR": os.path.join(self.folder, "state"),
                 "FEDERATION_NODE_NAME": "node", "ALLOW_PRIVATE_FETCH": True}
 
@@ -66,21 +66,26 @@ def _make_root(folder: str, community: str) -> None:
         f.write("\n".join(lines) + "\n")
 
 
-def start_nodes(count: int, folder: str, free_port, timeout: float = 90.0) -> list[Node]:
-    """Start ``count`` nodes in ``folder`` and wait until each answers (all at once, to start fast)."""
-    nodes = []
-    for i in range(count):
-        name = f"node{i + 1}"
-        node = Node(name, os.path.join(folder, name), free_port(), COMMUNITIES[i % len(COMMUNITIES)])
+def start_nodes(count: int, folder: str, free_port, timeout: float = 90.0,
+                round_seconds: float = 20.0) -> list[Node]:
+    """Start ``count`` SPORE nodes in ``folder`` and wait until each answers (all at once, to start fast).
+
+    Each is ``wwm spore node``: it trains on its own community's listeners every
+    ``round_seconds``, founds a group when no other helps, and weighs the other
+    nodes' groups (all of them are its peers) on its own held-out listeners."""
+    nodes = [Node(f"node{i + 1}", os.path.join(folder, f"node{i + 1}"), free_port(), COMMUNITIES[i % len(COMMUNITIES)])
+             for i in range(count)]
+    for i, node in enumerate(nodes):
         _make_root(os.path.join(node.folder, "root"), node.community)
         c = node.config
+        peers = [arg for other in nodes if other is not node for arg in ("--peer", other.url)]
         log = open(os.path.join(node.folder, "node.log"), "wb")
         node.proc = subprocess.Popen(
-            [sys.executable, "-m", "wwm", "node", "--root", c["ROOT"], "--runs", c["RUNS"], "--state-dir",
-             c["FEDERATION_DIR"], "--base-url", node.url, "--port", str(node.port), "--allow-private-fetch"],
+            [sys.executable, "-m", "wwm", "spore", "node", "--root", c["ROOT"], "--state-dir", c["FEDERATION_DIR"],
+             "--base-url", node.url, "--port", str(node.port), "--allow-private-fetch", "--community", node.community,
+             "--seed", str(i + 1), "--found", "--round-seconds", str(round_seconds), "--steps", "60", *peers],
             stdout=log, stderr=subprocess.STDOUT, cwd=node.folder)
         log.close()
-        nodes.append(node)
     deadline = time.monotonic() + timeout
     for node in nodes:
         while True:
@@ -150,6 +155,14 @@ def learn(node: Node, until: float, stop: threading.Event, steps: int = 30) -> N
             continue
         node.episodes.append((r["steps"], r["score"]))
         seed += 1
+
+
+def spore_status(node: Node) -> dict:
+    """The node's SPORE status (its group, rounds, moves), or ``{}`` when it cannot say."""
+    try:
+        return requests.get(node.url + "/spore/status", timeout=5).json()
+    except (requests.RequestException, ValueError):
+        return {}
 
 
 def followers(node: Node) -> tuple[int, int]:

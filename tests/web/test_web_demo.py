@@ -52,15 +52,19 @@ def assert_clean(folder: str) -> None:
 
 
 def test_demo_grows_nodes_that_follow_each_other_and_cleans_up(tmp_path):
-    proc = demo(tmp_path, "--nodes", "2", "--minutes", "0.05")
-    out, _ = proc.communicate(timeout=180)
+    proc = demo(tmp_path, "--nodes", "2", "--minutes", "0.75")
+    out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
     folder = re.search(r"demo folder: (\S+)", out).group(1)
     assert re.search(r"web UI: http://127\.0\.0\.1:\d+/ui/", out)
     assert "2 of 2 follows accepted" in out
     rows = re.findall(r"^(node\d)\s+(\w+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)", out, re.M)
     assert [r[0] for r in rows] == ["node1", "node2"] and rows[0][1] != rows[1][1]  # different listeners
-    assert all(r[3] == "1" and r[4] == "1" and int(r[5]) >= 1 for r in rows), out  # followed, followed back, learned
+    # followed, followed back (and maybe a group too), learned
+    assert all(r[3] >= "1" and r[4] >= "1" and int(r[5]) >= 1 for r in rows), out
+    # SPORE: every node trained at least one round and is in a learning group (founded or joined)
+    spore = re.findall(r"^node\d.*\s(\d+)\s+(\d+)\s+(\S+)\s+(\S+)$", out, re.M)
+    assert len(spore) == 2 and all(int(r[0]) >= 1 and re.fullmatch(r"node\d/group-\w+", r[3]) for r in spore), out
     assert_clean(folder)
 
 
@@ -73,6 +77,7 @@ def test_ctrl_c_leaves_nothing_behind_and_the_ui_shows_the_peers(tmp_path, page)
         page.goto(node1 + "/ui/node")
         assert page.locator("#actors").get_by_role("link", name=node2 + "/ap/actors/node").count() == 2
         assert page.locator("#graph [data-kind=peer]").count() == 1
+        page.goto("about:blank")  # the page polls the node, which is about to go away
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=90)
     finally:

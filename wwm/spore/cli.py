@@ -118,6 +118,9 @@ def node_command(root, base_url, host, port, state_dir, community, seed, peers, 
     finally:
         stop.set()
         worker.join(60)
+        ending = app.extensions.get("wwm.gateway")
+        if ending is not None:
+            ending.shutdown()  # the runs served here end with the node, as under wwm serve
         fed.close()
         click.echo("wwm spore node stopped", err=True)
 
