@@ -301,14 +301,17 @@ def bench_hops(base: str, root: Path, steps: int, repeat: int, runs_parent: str,
             gym = start_gym_http_api(base, gym_dir, gym_python, gport)
             gym_cmd = [gym_python, "-W", "ignore", str(AGENTS), "gym", gym_dir, f"http://127.0.0.1:{gport}"]
         one_cmd = [sys.executable, str(AGENTS), "wwm", world]
+        # the same agent on the World's folder: the gateway in process, no HTTP (splits HTTP from file hand-off)
+        local_cmd = [sys.executable, str(AGENTS), "wwm", str(root / "worlds" / "cartpole")]
         # warm-up: imports, page cache, first processes
         agent(one_cmd + ["200"], env)
         wwm_run(world, mind, 200, 1, env)
         if gym is not None:
             agent(gym_cmd + ["200"])
-        one, two, base_runs = [], [], []
+        one, two, local, base_runs = [], [], [], []
         for i in range(repeat):  # interleaved, so drift hits all three
             one.append([agent(one_cmd + [str(steps)], env)])
+            local.append([agent(local_cmd + [str(steps)], env)])
             rep, done = [], 0
             while done < steps:  # whole runs (each ends at done) until `steps` steps
                 rep.append(wwm_run(world, mind, 500, 100 * i + len(rep) + 1, env))
@@ -322,6 +325,7 @@ def bench_hops(base: str, root: Path, steps: int, repeat: int, runs_parent: str,
             stop_process(gym)
     out = {"steps": steps, "repeat": repeat, "runs_fs": filesystem(runs_parent),
            "one_hop": {**rate(one), "episodes": sum(r[0]["episodes"] for r in one)},
+           "local_no_http": rate(local),
            "two_hop": {**rate(two), "with_cli_startup": rate(two, "wall"),
                        "runs": sum(len(r) for r in two), "steps_per_run": round(
                            statistics.mean(x["steps"] for r in two for x in r), 1)}}
@@ -410,6 +414,9 @@ def report_rows(result: dict) -> list[tuple[str, ...]]:
                  f"{two['median']}/s [{two['min']}-{two['max']}]", gtext,
                  (f"{two['ratio']}x (>= {TWO_HOP_TARGET}x), " if "ratio" in two else "")
                  + f">= {TWO_HOP_RATE:g}/s {verdict(two['ok'])}"))
+    loc = h["local_no_http"]
+    rows.append(("  one hop without HTTP: the World's folder, gateway in the client",
+                 f"{loc['median']}/s [{loc['min']}-{loc['max']}]", "", ""))
     w = two["with_cli_startup"]
     rows.append(("  two hops with wwm run's own start-up", f"{w['median']}/s [{w['min']}-{w['max']}]", "", ""))
     return rows
