@@ -363,7 +363,10 @@ def profile_two_hop(base: str, root: Path, steps: int, runs_parent: str) -> dict
     stats = pstats.Stats(str(prof))
     n = min(steps, 500)
     rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:12]  # (cc, nc, tottime, cumtime, callers)
-    return {"steps": n, "wall_s": round(wall, 2),
+    waiting = sum(v[2] for (f, line, fn), v in stats.stats.items() if fn in (
+        "<method 'recv_into' of '_socket.socket' objects>", "<built-in method select.select>"))
+    return {"steps": n, "wall_s": round(wall, 2), "profiled_s": round(stats.total_tt, 3),
+            "waiting_on_servers_s": round(waiting, 3),
             "top_self_us_per_step": {f"{Path(f).name}:{line}({fn})": round(v[2] / n * 1e6, 1)
                                      for (f, line, fn), v in rows}}
 
@@ -474,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{k} {v}" for k, v in b["top_extra_imports_ms"].items()) + ")")
     prof = result.get("profile_two_hop_client")
     if prof:
-        print(f"\ncProfile of the `wwm run` client, own time per step (us), {prof['steps']} steps:")
+        print(f"\ncProfile of the `wwm run` client: {prof['profiled_s']} s in all, {prof['waiting_on_servers_s']} s "
+              f"of it waiting for the servers; own time per step (us), {prof['steps']} steps:")
         for k, v in prof["top_self_us_per_step"].items():
             print(f"  {v:8.1f}  {k}")
     print(f"\nload average (1, 5, 15 min) {result['load_before']} before, {result['load_after']} after, "
