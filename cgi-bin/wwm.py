@@ -16,7 +16,6 @@ import os
 import re
 import select
 import shlex
-import shutil
 import signal
 import sys
 import threading
@@ -1232,6 +1231,12 @@ class RunSession:
 # wwm/gateway/reaper.py: Housekeeping of a runs folder: ending idle runs, deleting old ones, ending all at exit.
 # ---------------------------------------------------------------------------
 
+def _rmtree(path: str) -> None:
+    import shutil  # here only: it costs every CGI request milliseconds (it imports bz2 and lzma)
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
 class Reaper:
     """Ends idle runs and deletes ended ones of one gateway's runs folder."""
 
@@ -1286,13 +1291,13 @@ class Reaper:
                 if not notes:  # a StartRun that died before writing its notes
                     try:
                         if now - os.stat(run_dir).st_mtime > 60:
-                            shutil.rmtree(run_dir, ignore_errors=True)
+                            _rmtree(run_dir)
                     except FileNotFoundError:
                         pass
                     continue
                 if notes.get("phase") == "ended":
                     if now - notes.get("used", 0) > self.KEEP_ENDED:
-                        shutil.rmtree(run_dir, ignore_errors=True)
+                        _rmtree(run_dir)
                     continue
                 if server and now - notes.get("used", now) > idle:
                     try:
@@ -1464,6 +1469,8 @@ class Gateway:
                 env["WWM_RUN_DIR"] = run_dir
                 notes["pid"], notes["start"] = start_process(server, run_dir, env)
         except BaseException:
+            import shutil  # here only: it costs every CGI request milliseconds (it imports bz2 and lzma)
+
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started holds no slot
             raise
         if minds is not None:

@@ -5,7 +5,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import time
 
 from wwm.gateway.processes import build_server, process_alive, start_process, stop_process
@@ -112,6 +111,8 @@ class Gateway:
                 env["WWM_RUN_DIR"] = run_dir
                 notes["pid"], notes["start"] = start_process(server, run_dir, env)
         except BaseException:
+            import shutil  # here only: it costs every CGI request milliseconds (it imports bz2 and lzma)
+
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started holds no slot
             raise
         if minds is not None:

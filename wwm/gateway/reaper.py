@@ -7,7 +7,6 @@ per REAP_EVERY seconds, whoever calls it: CGI processes, WSGI workers), and
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 
@@ -17,6 +16,12 @@ from wwm.protocol.envelope import RUN_RE
 from wwm.protocol.errors import GatewayError
 from wwm.protocol.files import read_json, read_small, write_atomic
 from wwm.protocol.manifest import DEFAULT_LIMITS, NAME_RE, SERVER_FOLDERS, Server, find_server, load_server
+
+
+def _rmtree(path: str) -> None:
+    import shutil  # here only: it costs every CGI request milliseconds (it imports bz2 and lzma)
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class Reaper:
@@ -73,13 +78,13 @@ class Reaper:
                 if not notes:  # a StartRun that died before writing its notes
                     try:
                         if now - os.stat(run_dir).st_mtime > 60:
-                            shutil.rmtree(run_dir, ignore_errors=True)
+                            _rmtree(run_dir)
                     except FileNotFoundError:
                         pass
                     continue
                 if notes.get("phase") == "ended":
                     if now - notes.get("used", 0) > self.KEEP_ENDED:
-                        shutil.rmtree(run_dir, ignore_errors=True)
+                        _rmtree(run_dir)
                     continue
                 if server and now - notes.get("used", now) > idle:
                     try:
