@@ -2118,7 +2118,7 @@ class App:
 def default_paths() -> tuple[str, str]:
     """``(root, runs)`` from WWM_ROOT and WWM_RUNS, else next to this file."""
     here = os.path.dirname(os.path.abspath(__file__))
-    if here.endswith(".pyz"):  # the compiled variant: __file__ is inside the archive
+    if os.path.isfile(here):  # the compiled variant: __file__ is inside the archive (wwm.pyz, or named wwm.py)
         here = os.path.dirname(here)
     root = os.environ.get("WWM_ROOT") or here
     runs = os.environ.get("WWM_RUNS") or os.path.join(here, "wwm-runs")
