@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from wwm.songs.request import interpret
+from wwm.songs.understand import interpret
 
 SET = Path(__file__).with_name("requests_set.jsonl")
 FIELDS = ("song", "artist", "genre", "era", "mood", "missing")
@@ -53,6 +53,11 @@ def test_the_set_is_large_and_names_real_songs(catalog):
         assert e.get("missing") is None or e["missing"] not in catalog.genres, r
 
 
+# floors under the measured accuracy (tune 91/91, held out 41/44 when the set was first
+# scored after tuning): a regression fails, an improvement does not need an edit
+FLOOR = {"tune": 0.95, "heldout": 0.88}
+
+
 @pytest.mark.parametrize("split", ["tune", "heldout"])
 def test_request_understanding_accuracy(catalog, split, capsys):
     rows = [r for r in load_set() if r["split"] == split]
@@ -61,3 +66,4 @@ def test_request_understanding_accuracy(catalog, split, capsys):
         print(f"\nrequest understanding, {split}: {acc:.3f} ({len(rows) - len(wrong)}/{len(rows)})")
         for text, diff in wrong:
             print(f"  {text!r}: {diff}")
+    assert acc >= FLOOR[split]

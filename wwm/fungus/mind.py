@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from wwm.songs.mindkit import Domain, RecommenderMind
+from wwm.songs.mindkit import Domain, RecommenderMind, top_k
 from wwm.songs.request import Request
 
 from .learner import FungusLearner
@@ -79,7 +79,12 @@ class FungusRecommender:
 
     def recommend(self, req: Request, k: int = 10) -> list[str]:
         with self._lock:
-            return self.learner.recommend(req.history, k)
+            if req.history:
+                return self.learner.recommend(req.history, k)
+            # nothing to go on ("any metal?"): the learned item biases, the catalog's
+            # popularity breaking ties (an untrained model has all biases at 0)
+            s = self.learner.scores([]) + 1e-3 * self.domain.prior
+        return [self.domain.items[i] for i in top_k(s, k)]
 
     def observe(self, req: Request, slate: list[str], reward, accepted, listened) -> None:
         if not self.learning:

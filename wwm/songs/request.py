@@ -145,6 +145,7 @@ class Request:
     notes: list[str] = field(default_factory=list)
     reward: float | None = None
     xml: bool = False
+    ask: object | None = None      # Mind side: what the free text asks for (an Interpretation)
 
     @property
     def history(self) -> list[str]:
@@ -566,16 +567,20 @@ def match_text(catalog: Catalog, text: str | None) -> Match | None:
 
 
 def resolve_request(catalog: Catalog, req: Request) -> Request:
-    """Fill ``req.seed`` from its free text when it has none (Mind side); unknown ids in the
-    request are dropped.  Returns the same object."""
+    """Mind side: drop unknown ids, read the free text (``req.ask``, a
+    :class:`wwm.songs.understand.Interpretation`), fill ``req.seed`` from it when the request
+    names a song and has no seed, and add the notes an answer owes the asker (a genre the
+    catalog lacks, an era it cannot honour).  Returns the same object."""
+    from .understand import interpret, notes
     req.recent = [t for t in req.recent if t in catalog]
     if req.seed is not None and req.seed not in catalog:
         req.notes.append(f"unknown seed {req.seed}")
         req.seed = None
-    if req.seed is None and req.text:
-        m = match_text(catalog, req.text)
-        if m is not None:
-            req.seed = catalog.ids[m.index]
+    if req.text:
+        req.ask = interpret(catalog, req.text)
+        if req.seed is None and req.ask.song is not None:
+            req.seed = catalog.ids[req.ask.song]
+        req.notes.extend(notes(catalog, req.ask))
     return req
 
 
