@@ -198,7 +198,9 @@ class RecommenderMind(_ProgramMind):
             return f"# cannot load the {name} items: {str(e)[:200]}\n"
         rec = self.recommender(dom)
         # feedback for the previous request
-        if self.pending is not None and self.pending.domain == name and not req.errors:
+        # a test state (replay World, mode: test) is read-only: nothing is learned from it
+        if self.pending is not None and self.pending.domain == name and not req.errors \
+                and req.mode != "test" and self.pending.req.mode != "test":
             try:
                 rec.observe(self.pending.req, self.pending.slate, reward,
                             req.accepted, req.listened)

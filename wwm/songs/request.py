@@ -132,6 +132,7 @@ def format_action(ids: list[str], xml: bool = False, catalog: Catalog | None = N
 class Request:
     """What a Mind reads from a state (song or replay World)."""
     world: str = ""
+    mode: str = ""                 # replay World: "test" (read-only: nothing revealed) or "train"
     community: str = ""
     listener: str = ""             # song World listener, or replay-World user
     step: int | None = None
@@ -194,6 +195,7 @@ def parse_state(payload: str | None) -> Request:
             return req
         a = root.attrib
         req.world = a.get("world", "")
+        req.mode = a.get("mode", "")
         req.community = a.get("community", "")
         req.listener = a.get("listener") or a.get("user") or ""
         if a.get("step"):
@@ -241,6 +243,8 @@ def parse_state(payload: str | None) -> Request:
                 pass
         elif key == "world":
             req.world = value
+        elif key == "mode":
+            req.mode = value
         elif key == "community":
             req.community = value
         elif key in ("listener", "user"):
@@ -282,6 +286,8 @@ def format_state(req: Request, catalog: Catalog | None = None, xml: bool = False
     items as one ``history:`` line (the replay World) instead of ``recent:`` lines."""
     if xml:
         attrs = [("world", req.world)]
+        if req.mode:
+            attrs.append(("mode", req.mode))
         if req.community:
             attrs.append(("community", req.community))
         if req.listener:
@@ -297,7 +303,8 @@ def format_state(req: Request, catalog: Catalog | None = None, xml: bool = False
                 return f"<{tag}/>"
             label = catalog.track(tid).label if catalog is not None and tid in catalog else ""
             return f"<{tag} id={quoteattr(tid)}>{escape(label)}</{tag}>"
-        if req.step is not None and req.step > 1 or req.accepted or req.listened:
+        if (req.step is not None and req.step > 1 or req.accepted or req.listened) \
+                and req.mode != "test":
             out.append(tr("accepted", req.accepted))
             if req.listened is not None:
                 out.append(tr("listened", req.listened))
@@ -317,13 +324,16 @@ def format_state(req: Request, catalog: Catalog | None = None, xml: bool = False
         out.append("</request>")
         return "".join(out)
     lines = [f"world: {req.world}"]
+    if req.mode:
+        lines.append(f"mode: {req.mode}")
     if req.community:
         lines.append(f"community: {req.community}")
     if req.listener:
         lines.append(f"{'user' if history_line else 'listener'}: {req.listener}")
     if req.step is not None:
         lines.append(f"step: {req.step}" + (f" of {req.steps}" if req.steps is not None else ""))
-    if req.step is not None and req.step > 1 or req.accepted or req.listened:
+    if (req.step is not None and req.step > 1 or req.accepted or req.listened) \
+            and req.mode != "test":
         lines.append(_track_line("accepted", catalog, req.accepted))
         if req.listened is not None:
             lines.append(_track_line("listened", catalog, req.listened))
