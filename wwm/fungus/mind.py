@@ -148,12 +148,13 @@ _SHARED: dict[tuple, FungusRecommender] = {}
 def serve(argv: list[str] | None = None) -> None:
     """Serve the fungus Mind (minds/fungus/mind.py).  Parameters (``[params]`` in wwm.toml or
     ``--key value``): ``home`` (checkpoint folder; default SERVER_DIR/var), ``seed``,
-    ``checkpoint_every``, ``threads`` (torch CPU threads, default 1)."""
+    ``checkpoint_every``, ``threads`` (torch CPU threads, default 1), ``device`` (cpu, the
+    default; cuda; auto: cuda when torch sees a GPU)."""
     import torch
 
     from wwm.program import serve_mind
     from wwm.songs.serve import server_params
-    p = server_params(argv, {"seed": 0, "checkpoint_every": 500, "threads": 1})
+    p = server_params(argv, {"seed": 0, "checkpoint_every": 500, "threads": 1, "device": "cpu"})
     torch.set_num_threads(max(1, int(p["threads"])))
     home = p.get("home")
     if not home:
@@ -161,7 +162,11 @@ def serve(argv: list[str] | None = None) -> None:
         home = os.path.join(sd, "var")
     elif not os.path.isabs(home) and os.environ.get("WWM_SERVER_DIR"):
         home = os.path.join(os.environ["WWM_SERVER_DIR"], home)
-    cfg = dict(home=home, seed=int(p["seed"]), checkpoint_every=int(p["checkpoint_every"]))
+    device = str(p["device"])
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    cfg = dict(home=home, seed=int(p["seed"]), checkpoint_every=int(p["checkpoint_every"]),
+               device=device)
 
     class ServedFungusMind(FungusMind):
         def __init__(self):
