@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
-"""Recommender benchmark: random, popularity, item-kNN and fungus, ranked over the full item set.
+"""Recommender benchmark: fungus against random, popularity, item-kNN and, on ML-100k, the
+sequential state of the art (SASRec, GRU4Rec, recency-weighted item-kNN), all items ranked.
 
-1. ML-100k (replay World, leave-one-out by time, all items ranked, the user's own items left
-   out): the baselines are fitted on the training part; fungus replays the training part
-   (``FungusLearner.fit_sequences``, shown per epoch); then every Mind answers the 943 held-out
-   requests through the replay World (text protocol, learning off).  HR@10 and NDCG@10.
-2. The song World (one or more communities): every Mind plays the same run (same seed) and
-   learns online from the World's feedback; mean reward, HR@10, NDCG@10, and the mean reward
-   over the last fifth of the run (where "fungus ends above every baseline" is judged).
+1. ML-100k, validated leave-one-out by time: per user the last item is the test item, the
+   second-to-last the validation item, the rest training. Every hyper-parameter (grids:
+   --lrs, --dropouts; kNN window and decay) and the epoch of every neural model are chosen on
+   validation NDCG@10 only, on a fixed schedule (--epochs for fungus, --seq-epochs for
+   SASRec/GRU4Rec; no time budget); the test is then computed once per seed with the chosen
+   model (history = everything before the test item, the user's own items left out).
+   --seeds N: mean ± std.
+2. The song World, per community: every Mind starts fresh (no checkpoint) and plays the same
+   runs, on listener seeds (--song-seeds) other than those the songs hyper-parameters were
+   chosen on (1, 2), learning online; mean reward ± std over the seeds, HR@10, NDCG@10, and the
+   mean reward over the last fifth. One learning-curve PNG per community (--plot-dir).
 
-Prints a table, writes a PNG of fungus' online learning curve against the baselines, and ends
-with one JSON line.  Usage:
+Ends with one JSON line.  --device cpu (default), cuda or auto.  Usage:
 
-    python3 bench/recsys.py                       # full run (about 5 minutes on 2 cores)
-    python3 bench/recsys.py --quick               # a smoke run (small, seconds)
-    python3 bench/recsys.py --communities mixed,metal --steps 3000 --epochs 10
+    python3 bench/recsys.py                                   # full scale (long on 2 cores)
+    python3 bench/recsys.py --quick                           # a smoke run (seconds)
+    python3 bench/recsys.py --skip-songs --users 300 --seeds 1 --epochs 10 --seq-epochs 60
+    python3 bench/recsys.py --skip-ml100k --communities mixed,metal --steps 200
 
 The ML-100k data are fetched at set-up (``wwm data fetch ml-100k``) if missing.
 """
@@ -226,6 +231,8 @@ def bench_ml100k(args) -> dict:
 
 # ----------------------------------------------------------------------------- songs
 def bench_songs(args, community: str) -> dict:
+    """Every Mind plays the same runs (held-out listener seeds ``--song-seeds``, fresh Minds, no
+    checkpoint) and learns online from the World's feedback; mean ± std over the seeds."""
     import torch
 
     from wwm.fungus.mind import FungusMind
@@ -238,35 +245,39 @@ def bench_songs(args, community: str) -> dict:
     out: dict[str, dict] = {}
     curves: dict[str, list[float]] = {}
     for name in MINDS:
-        ts = time.time()
-        torch.manual_seed(args.seed)
-        if name == "fungus":
-            mind = FungusMind(private=True, seed=args.seed)
-        else:
-            rec = make_baseline(name, dom, seed=args.seed)
-            mind = RecommenderMind(factory=lambda d, rec=rec: rec)
-        world = SongWorld(community, steps=args.steps)
-        s, r, done = world.reset(args.seed), None, False
-        rewards = []
-        while not done:
-            s, r, done = world.step(mind.act_text(s, r))
-            rewards.append(r)
-            n = len(rewards)
-            if n % max(1, args.steps // 10) == 0:
-                say(f"  songs/{community} {name:10} step {n:5d}/{args.steps}  "
-                    f"mean reward {np.mean(rewards):.3f}  last {min(n, 300)}: "
-                    f"{np.mean(rewards[-300:]):.3f}  ({time.time() - ts:.0f}s)")
-        summ = world.summary()
-        tail = max(1, args.steps // 5)
-        summ["final_reward"] = float(np.mean(rewards[-tail:]))
-        summ["first_reward"] = float(np.mean(rewards[:tail]))
-        summ["seconds"] = round(time.time() - ts, 1)
-        out[name] = summ
-        curves[name] = rewards
-    base = [out[m]["final_reward"] for m in MINDS if m != "fungus"]
-    return {"community": community, "steps": args.steps, "seed": args.seed,
-            "fungus_ends_above_every_baseline": out["fungus"]["final_reward"] > max(base),
-            "minds": out, "_curves": curves}
+        runs = []
+        for seed in args.song_seeds:
+            ts = time.time()
+            torch.manual_seed(seed)
+            if name == "fungus":
+                mind = FungusMind(private=True, seed=seed, device=args.device)
+            else:
+                rec = make_baseline(name, dom, seed=seed)
+                mind = RecommenderMind(factory=lambda d, rec=rec: rec)
+            world = SongWorld(community, steps=args.steps)
+            s, r, done = world.reset(seed), None, False
+            rewards = []
+            while not done:
+                s, r, done = world.step(mind.act_text(s, r))
+                rewards.append(r)
+            summ = world.summary()
+            tail = max(1, args.steps // 5)
+            summ["final_reward"] = float(np.mean(rewards[-tail:]))
+            summ["seconds"] = round(time.time() - ts, 1)
+            runs.append(summ)
+            curves.setdefault(name, []).append(rewards)
+            say(f"  songs/{community} {name:10} seed {seed}: mean reward "
+                f"{summ['mean_reward']:.3f}  ({summ['seconds']}s)")
+        agg = {k: float(np.mean([r[k] for r in runs]))
+               for k in ("mean_reward", "hr@10", "ndcg@10", "final_reward", "seconds")}
+        agg["mean_reward_std"] = float(np.std([r["mean_reward"] for r in runs]))
+        agg["runs"] = runs
+        out[name] = agg
+    mean_curves = {m: np.mean(np.array(c), axis=0).tolist() for m, c in curves.items()}
+    base = [out[m]["mean_reward"] for m in MINDS if m != "fungus"]
+    return {"community": community, "steps": args.steps, "seeds": args.song_seeds,
+            "fungus_above_every_baseline": out["fungus"]["mean_reward"] > max(base),
+            "minds": out, "_curves": mean_curves}
 
 
 # ----------------------------------------------------------------------------- plot
@@ -283,29 +294,36 @@ def rolling(x, w):
     return out
 
 
-def plot(song_runs: list[dict], path: Path, window: int) -> str:
+def plot(song_runs: list[dict], folder: Path, window: int) -> list[str]:
+    """One PNG per community: songs-<community>.png, the rolling mean reward of every Mind
+    (mean over the seeds)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except Exception:
         plt = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if plt is not None:
-        fig, axes = plt.subplots(1, len(song_runs), figsize=(6 * len(song_runs), 4), squeeze=False)
-        for ax, run in zip(axes[0], song_runs):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for run in song_runs:
+        path = folder / f"songs-{run['community']}.png"
+        if plt is not None:
+            fig, ax = plt.subplots(figsize=(6, 4))
             for m in MINDS:
                 ax.plot(rolling(run["_curves"][m], window), label=m,
                         color=tuple(c / 255 for c in COLORS[m]), lw=2 if m == "fungus" else 1.2)
-            ax.set_title(f"song World, community {run['community']}")
+            ax.set_title(f"song World, {run['community']}, mean of seeds "
+                         f"{','.join(map(str, run['seeds']))}")
             ax.set_xlabel("step")
             ax.set_ylabel(f"reward (rolling mean, {window} steps)")
             ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        return "matplotlib"
-    write_png_plot(song_runs, path, window)
-    return "builtin"
+            fig.tight_layout()
+            fig.savefig(path, dpi=90)
+            plt.close(fig)
+        else:
+            write_png_plot([run], path, window)
+        paths.append(str(path))
+    return paths
 
 
 # a 5x7 bitmap font for the few labels of the built-in plotter (no matplotlib needed)
@@ -431,7 +449,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=None, help="data cache root (default $WWM_DATA or ~/.cache/wwm)")
-    ap.add_argument("--plot", default=str(REPO / "runs" / "bench" / "recsys-songs.png"))
+    ap.add_argument("--song-seeds", default="11,12,13",
+                    help="song World run seeds (held out: the songs hyper-parameters were "
+                    "chosen on seeds 1 and 2)")
+    ap.add_argument("--plot-dir", default=str(REPO / "runs" / "bench"),
+                    help="folder for songs-<community>.png")
     ap.add_argument("--window", type=int, default=300, help="rolling window of the plot")
     ap.add_argument("--save-fungus", default=None, help="write fungus' ML-100k weights here")
     ap.add_argument("--skip-ml100k", action="store_true")
@@ -440,6 +462,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.lrs = [float(x) for x in args.lrs.split(",")]
     args.ml_minds = [x.strip() for x in args.ml_minds.split(",")]
+    args.song_seeds = [int(x) for x in args.song_seeds.split(",")]
     args.dropouts = [float(x) for x in args.dropouts.split(",")]
     if args.device == "auto":
         import torch
@@ -449,6 +472,7 @@ def main(argv=None) -> int:
         args.seeds, args.lrs, args.dropouts = 1, args.lrs[:1], args.dropouts[:1]
         args.seq_epochs, args.eval_every = 4, 2
         args.communities = args.communities.split(",")[0]
+        args.song_seeds = args.song_seeds[:1]
         args.window = 50
     import torch
     torch.set_num_threads(max(1, args.threads))
@@ -462,8 +486,7 @@ def main(argv=None) -> int:
         for c in [x.strip() for x in args.communities.split(",") if x.strip()]:
             songs.append(bench_songs(args, c))
         if songs:
-            report["plot"] = str(args.plot)
-            report["plot_backend"] = plot(songs, Path(args.plot), args.window)
+            report["plots"] = plot(songs, Path(args.plot_dir), args.window)
     report["songs"] = [{k: v for k, v in r.items() if k != "_curves"} for r in songs]
     report["seconds"] = round(time.time() - t0, 1)
 
@@ -484,8 +507,8 @@ def main(argv=None) -> int:
         for m in MINDS:
             r = run["minds"][m]
             print(f"{'songs/' + run['community']:24} {m:11} {r['hr@10']:7.4f} "
-                  f"{r['ndcg@10']:8.4f} {r['mean_reward']:7.4f} {r['final_reward']:7.4f} "
-                  f"{r['seconds']:6.1f}")
+                  f"{r['ndcg@10']:8.4f} {r['mean_reward']:7.4f}±{r['mean_reward_std']:.3f} "
+                  f"{r['final_reward']:7.4f} {r['seconds']:6.1f}")
     print("-" * 76)
     if "ml100k" in report:
         mm = report["ml100k"]["minds"]
@@ -495,11 +518,11 @@ def main(argv=None) -> int:
             print(f"ml-100k: fungus HR@10 {mm['fungus']['hr@10']:.4f} vs the best baseline "
                   f"({top}) {mm[top]['hr@10']:.4f}")
     for run in report["songs"]:
-        print(f"songs/{run['community']}: fungus' final reward (last fifth) "
-              f"{'above' if run['fungus_ends_above_every_baseline'] else 'NOT above'} every "
-              f"baseline's")
+        print(f"songs/{run['community']} ({run['steps']} steps, seeds {run['seeds']}): fungus' "
+              f"mean reward {'above' if run['fungus_above_every_baseline'] else 'NOT above'} "
+              f"every baseline's")
     if songs:
-        print(f"plot: {report['plot']}")
+        print(f"plots: {' '.join(report['plots'])}")
     print(f"total {report['seconds']} s")
     print(json.dumps(report, sort_keys=True))
     return 0
