@@ -577,15 +577,17 @@ def match_text(catalog: Catalog, text: str | None) -> Match | None:
 
 
 def resolve_request(catalog: Catalog, req: Request) -> Request:
-    """Mind side: drop unknown ids, read the free text (``req.ask``, a
+    """Mind side: drop unknown ids, name songs by their song id (not an alias), read the free text (``req.ask``, a
     :class:`wwm.songs.understand.Interpretation`), fill ``req.seed`` from it when the request
     names a song and has no seed, and add the notes an answer owes the asker (a genre the
     catalog lacks, an era it cannot honour).  Returns the same object."""
     from .understand import interpret, notes
-    req.recent = [t for t in req.recent if t in catalog]
+    req.recent = [catalog.canonical(t) for t in req.recent if t in catalog]   # aliases -> song
     if req.seed is not None and req.seed not in catalog:
         req.notes.append(f"unknown seed {req.seed}")
         req.seed = None
+    elif req.seed is not None:
+        req.seed = catalog.canonical(req.seed)
     if req.text:
         req.ask = interpret(catalog, req.text)
         if req.seed is None and req.ask.song is not None:
