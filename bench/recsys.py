@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
-"""Recommender benchmark: random, popularity, item-kNN and fungus, ranked over the full item set.
+"""Recommender benchmark: fungus against random, popularity, item-kNN and, on ML-100k, the
+sequential state of the art (SASRec, GRU4Rec, recency-weighted item-kNN), all items ranked.
 
-1. ML-100k (replay World, leave-one-out by time, all items ranked, the user's own items left
-   out): the baselines are fitted on the training part; fungus replays the training part
-   (``FungusLearner.fit_sequences``, shown per epoch); then every Mind answers the 943 held-out
-   requests through the replay World (text protocol, learning off).  HR@10 and NDCG@10.
-2. The song World (one or more communities): every Mind plays the same run (same seed) and
-   learns online from the World's feedback; mean reward, HR@10, NDCG@10, and the mean reward
-   over the last fifth of the run (where "fungus ends above every baseline" is judged).
+1. ML-100k, validated leave-one-out by time: per user the last item is the test item, the
+   second-to-last the validation item, the rest training. Every hyper-parameter (grids:
+   --lrs, --dropouts; kNN window and decay) and the epoch of every neural model are chosen on
+   validation NDCG@10 only, on a fixed schedule (--epochs for fungus, --seq-epochs for
+   SASRec/GRU4Rec; no time budget); the test is then computed once per seed with the chosen
+   model (history = everything before the test item, the user's own items left out).
+   --seeds N: mean ± std.
+2. The song World, per community: every Mind starts fresh (no checkpoint) and plays the same
+   runs, on listener seeds (--song-seeds) other than those the songs hyper-parameters were
+   chosen on (1, 2), learning online; mean reward ± std over the seeds, HR@10, NDCG@10, and the
+   mean reward over the last fifth. One learning-curve PNG per community (--plot-dir).
 
-Prints a table, writes a PNG of fungus' online learning curve against the baselines, and ends
-with one JSON line.  Usage:
+Ends with one JSON line.  --device cpu (default), cuda or auto.  Usage:
 
-    python3 bench/recsys.py                       # full run (about 5 minutes on 2 cores)
-    python3 bench/recsys.py --quick               # a smoke run (small, seconds)
-    python3 bench/recsys.py --communities mixed,metal --steps 3000 --epochs 10
+    python3 bench/recsys.py                                   # full scale (long on 2 cores)
+    python3 bench/recsys.py --quick                           # a smoke run (seconds)
+    python3 bench/recsys.py --skip-songs --users 300 --seeds 1 --epochs 10 --seq-epochs 60
+    python3 bench/recsys.py --skip-ml100k --communities mixed,metal --steps 200
 
 The ML-100k data are fetched at set-up (``wwm data fetch ml-100k``) if missing.
 """
@@ -22,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import struct
 import sys
 import time
@@ -44,96 +48,190 @@ def say(msg: str) -> None:
 
 
 # ----------------------------------------------------------------------------- ML-100k
+ML_MINDS = ("random", "popularity", "itemknn", "itemknn-recency", "gru4rec", "sasrec", "fungus")
+
+
+def split3(log, dom) -> tuple[list[list[int]], list[int], list[int]]:
+    """Per user (time order, >= 3 items): training rows s[:-2], validation item s[-2], test item
+    s[-1] (rows are 1-based item rows of the domain)."""
+    train, valid, test = [], [], []
+    for u in sorted(log.sequences, key=lambda u: int(u) if u.isdigit() else u):
+        rows = [dom.index[x] + 1 for x in log.sequences[u]]
+        if len(rows) >= 3:
+            train.append(rows[:-2])
+            valid.append(rows[-2])
+            test.append(rows[-1])
+    return train, valid, test
+
+
+def rank_metrics(score_fn, hists: list[list[int]], targets: list[int], device="cpu",
+                 batch: int = 256) -> dict:
+    """HR@10 and NDCG@10 over all items, the user's own items (the history) left out."""
+    import torch
+    hr = nd = 0.0
+    for b in range(0, len(hists), batch):
+        hs, ts = hists[b:b + batch], targets[b:b + batch]
+        s = score_fn(hs).to(device).float().clone()
+        for r, h in enumerate(hs):
+            s[r, [i - 1 for i in h]] = float("-inf")
+        top = torch.topk(s, 10, dim=1).indices.cpu().numpy() + 1
+        for r, t in enumerate(ts):
+            pos = np.where(top[r] == t)[0]
+            if len(pos):
+                hr += 1
+                nd += 1.0 / np.log2(pos[0] + 2)
+    n = max(1, len(hists))
+    return {"hr@10": hr / n, "ndcg@10": nd / n}
+
+
+def _train_neural(make, train, valid, args, seed, device, lr):
+    """Fixed schedule: args.seq_epochs epochs (validated every args.eval_every); the epoch with
+    the best validation NDCG@10 is kept
+    (its weights), and only then is the test computed, once, by the caller."""
+    import copy
+
+    import torch
+    torch.manual_seed(seed)
+    model = make().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    best, state, curve = None, None, []
+    for ep in range(args.seq_epochs):
+        loss = model.fit_epoch(train, opt, args.batch, gen)
+        if (ep + 1) % args.eval_every and ep + 1 != args.seq_epochs:
+            continue
+        v = rank_metrics(model.scores, train, valid, device)
+        curve.append({"epoch": ep + 1, "loss": round(loss, 4), "valid_ndcg@10": round(v["ndcg@10"], 4)})
+        if best is None or v["ndcg@10"] > best["ndcg@10"]:
+            best, state = dict(v, epoch=ep + 1), copy.deepcopy(model.state_dict())
+    model.load_state_dict(state)
+    return model, best, curve
+
+
 def bench_ml100k(args) -> dict:
+    """Validated protocol: every hyper-parameter and the epoch are chosen on the validation item
+    (each user's second-to-last), the test item (the last) is scored once per seed with the
+    chosen model, histories = everything before the scored item."""
     import torch
 
+    from bench.seqmodels import GRU4Rec, RecencyKNN, SASRec
     from wwm.data import ensure
     from wwm.fungus.learner import FungusLearner
     from wwm.fungus.mind import HYPER
-    from wwm.songs.baselines import make_baseline
-    from wwm.songs.metrics import evaluate
-    from wwm.songs.mindkit import RecommenderMind, ml100k_domain, register_domain
-    from wwm.songs.replay import ReplayWorld, load_ml100k
+    from wwm.songs.mindkit import ml100k_domain
+    from wwm.songs.replay import load_ml100k
 
+    device = args.device
     t0 = time.time()
     root = ensure("ml-100k", progress=say) if args.data is None else \
         ensure("ml-100k", args.data, progress=say)
     log = load_ml100k(root, limit_users=args.users)
     dom = ml100k_domain(log, root)
-    register_domain(dom)
-    train, test = log.split()
-    users = sorted(train, key=lambda u: int(u) if u.isdigit() else u)
-    say(f"ml-100k: {len(users)} users, {len(dom)} items, "
-        f"{sum(len(s) for s in train.values())} training interactions")
+    n = len(dom)
+    train, valid, test = split3(log, dom)
+    test_hist = [h + [v] for h, v in zip(train, valid)]
+    say(f"ml-100k: {len(train)} users, {n} items, {sum(map(len, train))} training interactions, "
+        f"device {device}")
+    minds = [m for m in ML_MINDS if m in args.ml_minds]
+    runs: dict[str, list[dict]] = {m: [] for m in minds}
+    for seed in range(args.seeds):
+        for name in minds:
+            ts = time.time()
+            chosen: dict = {}
+            if name == "random":
+                g = torch.Generator().manual_seed(seed)
+                fn = lambda hs: torch.rand(len(hs), n, generator=g)      # noqa: E731
+            elif name == "popularity":
+                c = torch.zeros(n)
+                for h in train:
+                    c[[i - 1 for i in h]] += 1
+                fn = lambda hs, c=c: c.expand(len(hs), n)                # noqa: E731
+            elif name in ("itemknn", "itemknn-recency"):
+                grid = [(1, 1.0)] if name == "itemknn" else \
+                    [(m, w) for m in (2, 3, 5, 10) for w in (0.3, 0.5, 0.8)]
+                best = None
+                for m, w in grid:
+                    knn = RecencyKNN(n, m, w).fit(train)
+                    v = rank_metrics(knn.scores, train, valid)
+                    if best is None or v["ndcg@10"] > best[0]["ndcg@10"]:
+                        best = (v, knn, {"m": m, "w": w})
+                chosen = dict(best[2], valid=best[0])
+                fn = best[1].scores
+            elif name in ("gru4rec", "sasrec"):
+                best = None
+                for lr in args.lrs:
+                    for drop in args.dropouts:
+                        make = (lambda d=drop: SASRec(n, args.dim, args.max_len, dropout=d)) \
+                            if name == "sasrec" else \
+                            (lambda d=drop: GRU4Rec(n, args.dim, args.max_len, dropout=d))
+                        model, v, curve = _train_neural(make, train, valid, args, seed, device, lr)
+                        say(f"  {name} seed {seed} lr {lr} dropout {drop}: best validation "
+                            f"NDCG@10 {v['ndcg@10']:.4f} at epoch {v['epoch']}")
+                        if best is None or v["ndcg@10"] > best[0]["ndcg@10"]:
+                            best = (v, model, {"lr": lr, "dropout": drop}, curve)
+                chosen = dict(best[2], valid=best[0], curve=best[3])
+                fn = best[1].scores
+            else:                                    # fungus
+                import copy
+                items = dom.items
+                best = None
+                for lr in args.lrs:
+                    hp = dict(HYPER["ml-100k"], lr=lr)
+                    lrn = FungusLearner(items, dom.features, domain="ml-100k",
+                                        fingerprint=dom.fingerprint, seed=seed, device=device,
+                                        **hp)
+                    seqs = [[items[i - 1] for i in h] for h in train]
+                    keep = {"v": None, "state": None}
 
-    results: dict[str, dict] = {}
+                    def ev(learner, keep=keep):
+                        fnl = lambda hs: learner.model(torch.tensor(            # noqa: E731
+                            [learner._pad(h) for h in hs], device=learner.device)).detach()
+                        learner.model.eval()
+                        with torch.no_grad():
+                            v = rank_metrics(fnl, train, valid, device)
+                        if keep["v"] is None or v["ndcg@10"] > keep["v"]["ndcg@10"]:
+                            keep["v"] = v
+                            keep["state"] = copy.deepcopy(learner.model.state_dict())
+                        return {"valid_ndcg@10": round(v["ndcg@10"], 4)}
+                    curve = lrn.fit_sequences(seqs, epochs=args.epochs, batch_size=512,
+                                              evaluate=ev, final_lr=1.0)
+                    keep["v"]["epoch"] = max(curve, key=lambda c: c["valid_ndcg@10"])["epoch"]
+                    say(f"  fungus seed {seed} lr {lr}: best validation NDCG@10 "
+                        f"{keep['v']['ndcg@10']:.4f} at epoch {keep['v']['epoch']}")
+                    if best is None or keep["v"]["ndcg@10"] > best[0]["ndcg@10"]:
+                        best = (keep["v"], lrn, keep["state"], {"lr": lr}, curve)
+                best[1].model.load_state_dict(best[2])
+                best[1].model.eval()
+                chosen = dict(best[3], valid=best[0],
+                              curve=[{k: v for k, v in c.items() if k != "seconds"}
+                                     for c in best[4]])
+                lrn = best[1]
 
-    def through_world(rec) -> dict:
-        mind = RecommenderMind(factory=lambda d: rec)
-        saved = rec.observe
-        rec.observe = lambda *a: None                # learning off while answering the test
-        w = ReplayWorld(log, "test")
-        s, r, done = w.reset(1), None, False
-        while not done:
-            s, r, done = w.step(mind.act_text(s, r))
-        rec.observe = saved
-        return w.summary()
-
-    for name in ("random", "popularity", "itemknn"):
-        ts = time.time()
-        rec = make_baseline(name, dom, seed=args.seed, fit_log=False)
-        rec.fit(train)
-        results[name] = through_world(rec)
-        results[name]["seconds"] = round(time.time() - ts, 1)
-        say(f"ml-100k {name:10} HR@10 {results[name]['hr@10']:.4f} "
-            f"NDCG@10 {results[name]['ndcg@10']:.4f}")
-
-    # fungus: replay the training part, with progress
-    torch.manual_seed(args.seed)
-    hp = dict(HYPER["ml-100k"])
-    lrn = FungusLearner(dom.items, dom.features, domain="ml-100k", fingerprint=dom.fingerprint,
-                        seed=args.seed, **hp)
-    reached = {"epoch": None, "seconds": None}
-    ts = time.time()
-
-    def ev(learner):
-        ranked = learner.rank_batch([train[u] for u in users], 10)
-        return evaluate(ranked, [test[u] for u in users])
-
-    def progress(rec):
-        if reached["epoch"] is None and rec["hr@10"] >= args.target:
-            reached.update(epoch=rec["epoch"], seconds=round(time.time() - ts, 1))
-        say(f"  fungus epoch {rec['epoch']:2d}/{args.epochs}  loss {rec['loss']:.3f}  "
-            f"HR@10 {rec['hr@10']:.4f}  NDCG@10 {rec['ndcg@10']:.4f}  "
-            f"({time.time() - ts:.0f}s)")
-    curve = lrn.fit_sequences(train, epochs=args.epochs, batch_size=512, progress=progress,
-                              evaluate=ev, time_budget=args.time_budget, final_lr=1.0)
-    train_s = time.time() - ts
-
-    class _Rec:
-        def recommend(self, req, k=10):
-            return lrn.recommend(req.history, k)
-
-        def observe(self, *a):
-            pass
-    results["fungus"] = through_world(_Rec())
-    results["fungus"].update(seconds=round(time.time() - ts, 1), train_seconds=round(train_s, 1),
-                             epochs=len(curve), target=args.target,
-                             target_reached_epoch=reached["epoch"],
-                             target_reached_seconds=reached["seconds"],
-                             curve=[{k: round(v, 4) if isinstance(v, float) else v
-                                     for k, v in c.items()} for c in curve])
-    if args.save_fungus:
-        digest = lrn.save(args.save_fungus)
-        say(f"fungus ml-100k weights -> {args.save_fungus} (sha256 {digest[:16]}…)")
-    say(f"ml-100k fungus     HR@10 {results['fungus']['hr@10']:.4f} "
-        f"NDCG@10 {results['fungus']['ndcg@10']:.4f}  (training {train_s:.0f}s)")
-    return {"users": len(users), "items": len(dom), "seconds": round(time.time() - t0, 1),
-            "minds": results}
+                def fn(hs, lrn=lrn):
+                    with torch.no_grad():
+                        return lrn.model(torch.tensor([lrn._pad(h) for h in hs],
+                                                      device=lrn.device))
+            with torch.no_grad():
+                res = rank_metrics(fn, test_hist, test, device)          # the test, once
+            res.update(seed=seed, seconds=round(time.time() - ts, 1), chosen=chosen)
+            runs[name].append(res)
+            say(f"ml-100k seed {seed} {name:16} test HR@10 {res['hr@10']:.4f} "
+                f"NDCG@10 {res['ndcg@10']:.4f}  ({res['seconds']}s)")
+    summary = {}
+    for name, rs in runs.items():
+        hr = np.array([r["hr@10"] for r in rs])
+        nd = np.array([r["ndcg@10"] for r in rs])
+        summary[name] = {"hr@10": float(hr.mean()), "hr@10_std": float(hr.std()),
+                         "ndcg@10": float(nd.mean()), "ndcg@10_std": float(nd.std()),
+                         "seconds": float(np.mean([r["seconds"] for r in rs])), "runs": rs}
+    return {"users": len(train), "items": n, "seeds": args.seeds, "epochs": args.epochs,
+            "device": device, "seconds": round(time.time() - t0, 1), "minds": summary}
 
 
 # ----------------------------------------------------------------------------- songs
 def bench_songs(args, community: str) -> dict:
+    """Every Mind plays the same runs (held-out listener seeds ``--song-seeds``, fresh Minds, no
+    checkpoint) and learns online from the World's feedback; mean ± std over the seeds."""
     import torch
 
     from wwm.fungus.mind import FungusMind
@@ -146,35 +244,39 @@ def bench_songs(args, community: str) -> dict:
     out: dict[str, dict] = {}
     curves: dict[str, list[float]] = {}
     for name in MINDS:
-        ts = time.time()
-        torch.manual_seed(args.seed)
-        if name == "fungus":
-            mind = FungusMind(private=True, seed=args.seed)
-        else:
-            rec = make_baseline(name, dom, seed=args.seed)
-            mind = RecommenderMind(factory=lambda d, rec=rec: rec)
-        world = SongWorld(community, steps=args.steps)
-        s, r, done = world.reset(args.seed), None, False
-        rewards = []
-        while not done:
-            s, r, done = world.step(mind.act_text(s, r))
-            rewards.append(r)
-            n = len(rewards)
-            if n % max(1, args.steps // 10) == 0:
-                say(f"  songs/{community} {name:10} step {n:5d}/{args.steps}  "
-                    f"mean reward {np.mean(rewards):.3f}  last {min(n, 300)}: "
-                    f"{np.mean(rewards[-300:]):.3f}  ({time.time() - ts:.0f}s)")
-        summ = world.summary()
-        tail = max(1, args.steps // 5)
-        summ["final_reward"] = float(np.mean(rewards[-tail:]))
-        summ["first_reward"] = float(np.mean(rewards[:tail]))
-        summ["seconds"] = round(time.time() - ts, 1)
-        out[name] = summ
-        curves[name] = rewards
-    base = [out[m]["final_reward"] for m in MINDS if m != "fungus"]
-    return {"community": community, "steps": args.steps, "seed": args.seed,
-            "fungus_ends_above_every_baseline": out["fungus"]["final_reward"] > max(base),
-            "minds": out, "_curves": curves}
+        runs = []
+        for seed in args.song_seeds:
+            ts = time.time()
+            torch.manual_seed(seed)
+            if name == "fungus":
+                mind = FungusMind(private=True, seed=seed, device=args.device)
+            else:
+                rec = make_baseline(name, dom, seed=seed)
+                mind = RecommenderMind(factory=lambda d, rec=rec: rec)
+            world = SongWorld(community, steps=args.steps)
+            s, r, done = world.reset(seed), None, False
+            rewards = []
+            while not done:
+                s, r, done = world.step(mind.act_text(s, r))
+                rewards.append(r)
+            summ = world.summary()
+            tail = max(1, args.steps // 5)
+            summ["final_reward"] = float(np.mean(rewards[-tail:]))
+            summ["seconds"] = round(time.time() - ts, 1)
+            runs.append(summ)
+            curves.setdefault(name, []).append(rewards)
+            say(f"  songs/{community} {name:10} seed {seed}: mean reward "
+                f"{summ['mean_reward']:.3f}  ({summ['seconds']}s)")
+        agg = {k: float(np.mean([r[k] for r in runs]))
+               for k in ("mean_reward", "hr@10", "ndcg@10", "final_reward", "seconds")}
+        agg["mean_reward_std"] = float(np.std([r["mean_reward"] for r in runs]))
+        agg["runs"] = runs
+        out[name] = agg
+    mean_curves = {m: np.mean(np.array(c), axis=0).tolist() for m, c in curves.items()}
+    base = [out[m]["mean_reward"] for m in MINDS if m != "fungus"]
+    return {"community": community, "steps": args.steps, "seeds": args.song_seeds,
+            "fungus_above_every_baseline": out["fungus"]["mean_reward"] > max(base),
+            "minds": out, "_curves": mean_curves}
 
 
 # ----------------------------------------------------------------------------- plot
@@ -191,29 +293,36 @@ def rolling(x, w):
     return out
 
 
-def plot(song_runs: list[dict], path: Path, window: int) -> str:
+def plot(song_runs: list[dict], folder: Path, window: int) -> list[str]:
+    """One PNG per community: songs-<community>.png, the rolling mean reward of every Mind
+    (mean over the seeds)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except Exception:
         plt = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if plt is not None:
-        fig, axes = plt.subplots(1, len(song_runs), figsize=(6 * len(song_runs), 4), squeeze=False)
-        for ax, run in zip(axes[0], song_runs):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for run in song_runs:
+        path = folder / f"songs-{run['community']}.png"
+        if plt is not None:
+            fig, ax = plt.subplots(figsize=(6, 4))
             for m in MINDS:
                 ax.plot(rolling(run["_curves"][m], window), label=m,
                         color=tuple(c / 255 for c in COLORS[m]), lw=2 if m == "fungus" else 1.2)
-            ax.set_title(f"song World, community {run['community']}")
+            ax.set_title(f"song World, {run['community']}, mean of seeds "
+                         f"{','.join(map(str, run['seeds']))}")
             ax.set_xlabel("step")
             ax.set_ylabel(f"reward (rolling mean, {window} steps)")
             ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        return "matplotlib"
-    write_png_plot(song_runs, path, window)
-    return "builtin"
+            fig.tight_layout()
+            fig.savefig(path, dpi=90)
+            plt.close(fig)
+        else:
+            write_png_plot([run], path, window)
+        paths.append(str(path))
+    return paths
 
 
 # a 5x7 bitmap font for the few labels of the built-in plotter (no matplotlib needed)
@@ -320,24 +429,49 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--communities", default="mixed,metal")
     ap.add_argument("--steps", type=int, default=3000, help="song World steps per Mind")
-    ap.add_argument("--epochs", type=int, default=12, help="fungus epochs over ML-100k")
-    ap.add_argument("--time-budget", type=float, default=240.0,
-                    help="stop fungus' ML-100k training after this many seconds")
-    ap.add_argument("--target", type=float, default=0.19, help="ML-100k HR@10 target")
+    ap.add_argument("--epochs", type=int, default=30,
+                    help="ML-100k: fixed number of epochs of every neural model (the best epoch "
+                    "on validation is kept)")
+    ap.add_argument("--seq-epochs", type=int, default=200,
+                    help="ML-100k: fixed epochs of SASRec/GRU4Rec (one pass over the users each)")
+    ap.add_argument("--eval-every", type=int, default=10,
+                    help="SASRec/GRU4Rec: validate every N epochs")
+    ap.add_argument("--ml-minds", default=",".join(ML_MINDS), help="ML-100k Minds to run")
+    ap.add_argument("--seeds", type=int, default=3, help="ML-100k: seeds (mean ± std)")
+    ap.add_argument("--lrs", default="0.001,0.003", help="ML-100k: learning rates tried (validation)")
+    ap.add_argument("--dropouts", default="0.2,0.5", help="SASRec/GRU4Rec dropouts tried")
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--max-len", type=int, default=100, help="SASRec/GRU4Rec sequence length")
+    ap.add_argument("--batch", type=int, default=128, help="SASRec/GRU4Rec batch (sequences)")
+    ap.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto")
     ap.add_argument("--users", type=int, default=None, help="ML-100k: only the first N users")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=None, help="data cache root (default $WWM_DATA or ~/.cache/wwm)")
-    ap.add_argument("--plot", default=str(REPO / "runs" / "bench" / "recsys-songs.png"))
+    ap.add_argument("--song-seeds", default="11,12,13",
+                    help="song World run seeds (held out: the songs hyper-parameters were "
+                    "chosen on seeds 1 and 2)")
+    ap.add_argument("--plot-dir", default=str(REPO / "runs" / "bench"),
+                    help="folder for songs-<community>.png")
     ap.add_argument("--window", type=int, default=300, help="rolling window of the plot")
     ap.add_argument("--save-fungus", default=None, help="write fungus' ML-100k weights here")
     ap.add_argument("--skip-ml100k", action="store_true")
     ap.add_argument("--skip-songs", action="store_true")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = ap.parse_args(argv)
+    args.lrs = [float(x) for x in args.lrs.split(",")]
+    args.ml_minds = [x.strip() for x in args.ml_minds.split(",")]
+    args.song_seeds = [int(x) for x in args.song_seeds.split(",")]
+    args.dropouts = [float(x) for x in args.dropouts.split(",")]
+    if args.device == "auto":
+        import torch
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.quick:
-        args.steps, args.epochs, args.users = min(args.steps, 200), min(args.epochs, 1), 100
+        args.steps, args.epochs, args.users = min(args.steps, 200), min(args.epochs, 2), 100
+        args.seeds, args.lrs, args.dropouts = 1, args.lrs[:1], args.dropouts[:1]
+        args.seq_epochs, args.eval_every = 4, 2
         args.communities = args.communities.split(",")[0]
+        args.song_seeds = args.song_seeds[:1]
         args.window = 50
     import torch
     torch.set_num_threads(max(1, args.threads))
@@ -351,38 +485,43 @@ def main(argv=None) -> int:
         for c in [x.strip() for x in args.communities.split(",") if x.strip()]:
             songs.append(bench_songs(args, c))
         if songs:
-            report["plot"] = str(args.plot)
-            report["plot_backend"] = plot(songs, Path(args.plot), args.window)
+            report["plots"] = plot(songs, Path(args.plot_dir), args.window)
     report["songs"] = [{k: v for k, v in r.items() if k != "_curves"} for r in songs]
     report["seconds"] = round(time.time() - t0, 1)
 
     # the table
     print()
-    print(f"{'data':24} {'mind':11} {'HR@10':>7} {'NDCG@10':>8} {'reward':>7} {'final':>7} {'sec':>6}")
     print("-" * 76)
     if "ml100k" in report:
-        for m in MINDS:
-            r = report["ml100k"]["minds"][m]
-            print(f"{'ml-100k (replay)':24} {m:11} {r['hr@10']:7.4f} {r['ndcg@10']:8.4f} "
-                  f"{r['mean_reward']:7.4f} {'':>7} {r['seconds']:6.1f}")
+        ml = report["ml100k"]
+        for m in ml["minds"]:
+            r = ml["minds"][m]
+            print(f"{'ml-100k test, %d seeds' % ml['seeds']:24} {m:16} "
+                  f"HR@10 {r['hr@10']:.4f} ± {r['hr@10_std']:.4f}  "
+                  f"NDCG@10 {r['ndcg@10']:.4f} ± {r['ndcg@10_std']:.4f}  {r['seconds']:7.1f}s")
+    if report["songs"]:
+        print(f"{'songs':24} {'mind':11} {'HR@10':>7} {'NDCG@10':>8} {'reward':>7} "
+              f"{'final':>7} {'sec':>6}")
     for run in report["songs"]:
         for m in MINDS:
             r = run["minds"][m]
             print(f"{'songs/' + run['community']:24} {m:11} {r['hr@10']:7.4f} "
-                  f"{r['ndcg@10']:8.4f} {r['mean_reward']:7.4f} {r['final_reward']:7.4f} "
-                  f"{r['seconds']:6.1f}")
+                  f"{r['ndcg@10']:8.4f} {r['mean_reward']:7.4f}±{r['mean_reward_std']:.3f} "
+                  f"{r['final_reward']:7.4f} {r['seconds']:6.1f}")
     print("-" * 76)
     if "ml100k" in report:
-        f = report["ml100k"]["minds"]["fungus"]
-        print(f"ml-100k fungus HR@10 {f['hr@10']:.4f} (target {args.target}); reached in epoch "
-              f"{f['target_reached_epoch']} after {f['target_reached_seconds']} s of training; "
-              f"training {f['train_seconds']} s")
+        mm = report["ml100k"]["minds"]
+        rest = [m for m in mm if m != "fungus"]
+        if "fungus" in mm and rest:
+            top = max(rest, key=lambda m: mm[m]["hr@10"])
+            print(f"ml-100k: fungus HR@10 {mm['fungus']['hr@10']:.4f} vs the best baseline "
+                  f"({top}) {mm[top]['hr@10']:.4f}")
     for run in report["songs"]:
-        print(f"songs/{run['community']}: fungus' final reward (last fifth) "
-              f"{'above' if run['fungus_ends_above_every_baseline'] else 'NOT above'} every "
-              f"baseline's")
+        print(f"songs/{run['community']} ({run['steps']} steps, seeds {run['seeds']}): fungus' "
+              f"mean reward {'above' if run['fungus_above_every_baseline'] else 'NOT above'} "
+              f"every baseline's")
     if songs:
-        print(f"plot: {report['plot']}")
+        print(f"plots: {' '.join(report['plots'])}")
     print(f"total {report['seconds']} s")
     print(json.dumps(report, sort_keys=True))
     return 0

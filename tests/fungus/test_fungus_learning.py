@@ -109,3 +109,16 @@ def test_fungus_runs_are_deterministic_under_a_seed(catalog):
             s, r, _ = world.step(a)
         return out, world.score()
     assert actions(3) == actions(3)
+
+
+def test_fungus_songs_memory_learns_co_listening_at_once(catalog):
+    """The co-listening memory: one listener playing A then B makes B rank first after A."""
+    from wwm.songs.mindkit import get_domain
+    from wwm.songs.request import Request
+    mind = FungusMind(private=True, seed=0)
+    rec = mind.recommender(get_domain("songs"))
+    a, b = catalog.ids[10], catalog.ids[3000]
+    before = rec.recommend(Request(world="songs", seed=a), 10)
+    assert b not in before
+    rec.observe(Request(world="songs", listener="L1", seed=a), before, 0.0, None, b)
+    assert rec.recommend(Request(world="songs", seed=a), 10)[0] == b

@@ -35,7 +35,8 @@ def test_replay_rewards_and_penalties():
     s2, r, done = w.step("z c a")                             # held-out "a" at rank 3
     assert r == 0.5 and not done
     nxt = parse_state(s2)
-    assert nxt.listened == "a" and nxt.accepted == "a" and nxt.listener == "u2"
+    assert nxt.listened is None and nxt.accepted is None and nxt.listener == "u2"  # read-only
+    assert nxt.mode == "test"
     s3, r, done = w.step("a a nope")                          # hit at 1, two bad entries
     assert r == pytest.approx(1 - 0.2) and done
     assert "the run is over" in s3

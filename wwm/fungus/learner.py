@@ -39,7 +39,8 @@ class FungusLearner:
                  max_history: int = 50, dropout: float = 0.2, lr: float = 2e-3,
                  online_lr: float | None = None, batch: int = 32, buffer: int = 20000,
                  neg_weight: float = 0.1, weight_decay: float = 0.0, seed: int = 0,
-                 decay: float = 0.05, scale: float = 1.0, online_item_lr: float | None = None):
+                 decay: float = 0.05, scale: float = 1.0, online_item_lr: float | None = None,
+                 device: str = "cpu"):
         self.items = list(items)
         self.index = {x: k for k, x in enumerate(self.items)}
         self.domain = domain
@@ -49,6 +50,8 @@ class FungusLearner:
         self.model = FungusModel(len(self.items), dim=dim, hidden=hidden, max_history=max_history,
                                  dropout=dropout, item_features=item_features, seed=self.seed,
                                  decay=decay, scale=scale)
+        self.device = torch.device(device)
+        self.model.to(self.device)
         self.lr = lr
         self.online_lr = online_lr if online_lr is not None else lr
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.online_lr,
@@ -89,20 +92,20 @@ class FungusLearner:
     def _mask(self, hist: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
         """(B, n_items) True where the item is in the history (to be excluded)."""
         B = hist.shape[0]
-        m = torch.zeros(B, self.model.n_items + 1, dtype=torch.bool)
+        m = torch.zeros(B, self.model.n_items + 1, dtype=torch.bool, device=hist.device)
         m.scatter_(1, hist, True)
         m = m[:, 1:]
         if keep is not None:
-            m[torch.arange(B), keep] = False
+            m[torch.arange(B, device=hist.device), keep] = False
         return m
 
     # ------------------------------------------------------------------ scoring
     @torch.no_grad()
     def scores(self, history: list[str]) -> np.ndarray:
         self.model.eval()
-        x = torch.tensor([self._pad(self.rows(history))])
+        x = torch.tensor([self._pad(self.rows(history))], device=self.device)
         s = self.model(x)[0]
-        return s.numpy().astype(np.float64)
+        return s.cpu().numpy().astype(np.float64)
 
     @torch.no_grad()
     def recommend(self, history: list[str], k: int = 10, exclude: Iterable[str] = ()) -> list[str]:
@@ -125,7 +128,7 @@ class FungusLearner:
         out = []
         for b in range(0, len(histories), 256):
             hs = histories[b:b + 256]
-            x = torch.tensor([self._pad(self.rows(h)) for h in hs])
+            x = torch.tensor([self._pad(self.rows(h)) for h in hs], device=self.device)
             s = self.model(x)
             for r, h in enumerate(hs):
                 idx = [self.index[i] for i in h if i in self.index]
@@ -170,9 +173,9 @@ class FungusLearner:
             n = len(self.buffer) - 1
             for _ in range(min(self.batch - 1, n)):
                 batch.append(self.buffer[self.rng.randrange(n)])
-        x = torch.tensor([b[0] for b in batch])
-        y = torch.tensor([b[1] for b in batch])
-        w = torch.ones(len(batch))
+        x = torch.tensor([b[0] for b in batch], device=self.device)
+        y = torch.tensor([b[1] for b in batch], device=self.device)
+        w = torch.ones(len(batch), device=self.device)
         self.model.train()
         if self.online_opts[0] is self.opt:
             for g in self.opt.param_groups:
@@ -204,18 +207,18 @@ class FungusLearner:
                 Y.append(rows[t] - 1)
         if not X:
             return []
-        X = torch.tensor(X)
-        Y = torch.tensor(Y)
+        X = torch.tensor(X, device=self.device)
+        Y = torch.tensor(Y, device=self.device)
         g = torch.Generator().manual_seed(self.seed)
         lr0 = lr if lr is not None else self.lr
         total = epochs * ((len(X) + batch_size - 1) // batch_size)
         done = 0
-        w = torch.ones(batch_size)
+        w = torch.ones(batch_size, device=self.device)
         history = []
         t0 = time.time()
         for ep in range(epochs):
             self.model.train()
-            perm = torch.randperm(len(X), generator=g)
+            perm = torch.randperm(len(X), generator=g).to(self.device)
             tot, nb = 0.0, 0
             for b in range(0, len(X), batch_size):
                 i = perm[b:b + batch_size]

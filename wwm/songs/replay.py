@@ -11,8 +11,11 @@ user's **test** item; the others are **training** history.  Two modes:
   (the state is the user's history before that interaction), so a learning Mind can learn
   through the loop; same reward.
 
-The next state reveals what the user actually did: ``listened: ITEM`` (the logged next item)
-and ``accepted: ITEM|none`` (ITEM when the Mind had it in its list).  Bad actions get the
+In train mode the next state reveals what the user actually did: ``listened: ITEM`` (the
+logged next item) and ``accepted: ITEM|none`` (ITEM when the Mind had it in its list).  A test
+run is **read-only**: its states say ``mode: test`` and reveal no held-out item (no
+``listened:``/``accepted:`` lines), so no Mind can learn from one user's test item before it
+scores the next user; the Minds of this project also learn nothing at all from a test state.  Bad actions get the
 song World's penalties (-1 for an invalid action, -0.1 per unknown or duplicate id).
 Item ids are the log's own ids (strings).
 """
@@ -183,7 +186,7 @@ class ReplayWorld(_ProgramWorld):
 
     def _request(self, k: int, accepted=None, listened=None, errors=None, notes=None) -> Request:
         u, hist, _ = self._target(k)
-        return Request(world=f"replay {self.log.name}", listener=u, step=k + 1,
+        return Request(world=f"replay {self.log.name}", mode=self.mode, listener=u, step=k + 1,
                        steps=self.max_steps, recent=hist, accepted=accepted, listened=listened,
                        errors=list(errors or []), notes=list(notes or []))
 
@@ -230,12 +233,16 @@ class ReplayWorld(_ProgramWorld):
             errors = []
             accepted = target if rank is not None else None
         note = chk.note() if chk.error is None else None
+        listened = target
+        if self.mode == "test":          # read-only: the held-out item is never revealed
+            accepted = listened = None
         if self.done:
-            req = Request(world=f"replay {self.log.name}", listener=u, step=self.t,
-                          steps=self.max_steps, accepted=accepted, listened=target,
+            req = Request(world=f"replay {self.log.name}", mode=self.mode, listener=u,
+                          step=self.t,
+                          steps=self.max_steps, accepted=accepted, listened=listened,
                           errors=errors, notes=([note] if note else []) + ["the run is over"])
         else:
-            req = self._request(self.t, accepted=accepted, listened=target, errors=errors,
+            req = self._request(self.t, accepted=accepted, listened=listened, errors=errors,
                                 notes=[note] if note else None)
         return self._render(req), reward, self.done
 

@@ -132,6 +132,7 @@ def format_action(ids: list[str], xml: bool = False, catalog: Catalog | None = N
 class Request:
     """What a Mind reads from a state (song or replay World)."""
     world: str = ""
+    mode: str = ""                 # replay World: "test" (read-only: nothing revealed) or "train"
     community: str = ""
     listener: str = ""             # song World listener, or replay-World user
     step: int | None = None
@@ -145,6 +146,7 @@ class Request:
     notes: list[str] = field(default_factory=list)
     reward: float | None = None
     xml: bool = False
+    ask: object | None = None      # Mind side: what the free text asks for (an Interpretation)
 
     @property
     def history(self) -> list[str]:
@@ -193,6 +195,7 @@ def parse_state(payload: str | None) -> Request:
             return req
         a = root.attrib
         req.world = a.get("world", "")
+        req.mode = a.get("mode", "")
         req.community = a.get("community", "")
         req.listener = a.get("listener") or a.get("user") or ""
         if a.get("step"):
@@ -240,6 +243,8 @@ def parse_state(payload: str | None) -> Request:
                 pass
         elif key == "world":
             req.world = value
+        elif key == "mode":
+            req.mode = value
         elif key == "community":
             req.community = value
         elif key in ("listener", "user"):
@@ -281,6 +286,8 @@ def format_state(req: Request, catalog: Catalog | None = None, xml: bool = False
     items as one ``history:`` line (the replay World) instead of ``recent:`` lines."""
     if xml:
         attrs = [("world", req.world)]
+        if req.mode:
+            attrs.append(("mode", req.mode))
         if req.community:
             attrs.append(("community", req.community))
         if req.listener:
@@ -296,7 +303,8 @@ def format_state(req: Request, catalog: Catalog | None = None, xml: bool = False
                 return f"<{tag}/>"
             label = catalog.track(tid).label if catalog is not None and tid in catalog else ""
             return f"<{tag} id={quoteattr(tid)}>{escape(label)}</{tag}>"
-        if req.step is not None and req.step > 1 or req.accepted or req.listened:
+        if (req.step is not None and req.step > 1 or req.accepted or req.listened) \
+                and req.mode != "test":
             out.append(tr("accepted", req.accepted))
             if req.listened is not None:
                 out.append(tr("listened", req.listened))
@@ -316,13 +324,16 @@ def format_state(req: Request, catalog: Catalog | None = None, xml: bool = False
         out.append("</request>")
         return "".join(out)
     lines = [f"world: {req.world}"]
+    if req.mode:
+        lines.append(f"mode: {req.mode}")
     if req.community:
         lines.append(f"community: {req.community}")
     if req.listener:
         lines.append(f"{'user' if history_line else 'listener'}: {req.listener}")
     if req.step is not None:
         lines.append(f"step: {req.step}" + (f" of {req.steps}" if req.steps is not None else ""))
-    if req.step is not None and req.step > 1 or req.accepted or req.listened:
+    if (req.step is not None and req.step > 1 or req.accepted or req.listened) \
+            and req.mode != "test":
         lines.append(_track_line("accepted", catalog, req.accepted))
         if req.listened is not None:
             lines.append(_track_line("listened", catalog, req.listened))
@@ -566,16 +577,22 @@ def match_text(catalog: Catalog, text: str | None) -> Match | None:
 
 
 def resolve_request(catalog: Catalog, req: Request) -> Request:
-    """Fill ``req.seed`` from its free text when it has none (Mind side); unknown ids in the
-    request are dropped.  Returns the same object."""
-    req.recent = [t for t in req.recent if t in catalog]
+    """Mind side: drop unknown ids, name songs by their song id (not an alias), read the free text (``req.ask``, a
+    :class:`wwm.songs.understand.Interpretation`), fill ``req.seed`` from it when the request
+    names a song and has no seed, and add the notes an answer owes the asker (a genre the
+    catalog lacks, an era it cannot honour).  Returns the same object."""
+    from .understand import interpret, notes
+    req.recent = [catalog.canonical(t) for t in req.recent if t in catalog]   # aliases -> song
     if req.seed is not None and req.seed not in catalog:
         req.notes.append(f"unknown seed {req.seed}")
         req.seed = None
-    if req.seed is None and req.text:
-        m = match_text(catalog, req.text)
-        if m is not None:
-            req.seed = catalog.ids[m.index]
+    elif req.seed is not None:
+        req.seed = catalog.canonical(req.seed)
+    if req.text:
+        req.ask = interpret(catalog, req.text)
+        if req.seed is None and req.ask.song is not None:
+            req.seed = catalog.ids[req.ask.song]
+        req.notes.extend(notes(catalog, req.ask))
     return req
 
 

@@ -22,8 +22,8 @@ except Exception:  # pragma: no cover
 from .catalog import Catalog, load_catalog
 from .listeners import Community, Listener, choose, rng_for
 from .metrics import RankingScore
-from .request import (MAX_ACTION_ITEMS, FormatError, Request, format_state, match_text,
-                      noisy_text, parse_action)
+from .request import (MAX_ACTION_ITEMS, FormatError, Request, format_state, noisy_text,
+                      parse_action)
 
 INVALID_REWARD = -1.0       # unreadable / empty / over-long action, or no known id at all
 BAD_ENTRY_PENALTY = 0.1     # per unknown or duplicate id inside an otherwise valid list
@@ -289,18 +289,24 @@ class _PyRandom:
 
 def human_request(text: str, catalog: Catalog | None = None, xml: bool = False,
                   community: str = "") -> tuple[str, bool]:
-    """A state for a person's free-text request ("songs like Enter Sandman"), for bridges such as
-    the Mastodon one.  Returns ``(state, ok)``; when nothing in the catalog matches, the state
-    carries an ``error:`` line saying so (and no seed), and ok is False."""
+    """A state for a person's free-text request ("songs like Enter Sandman", "any metal?"), for
+    bridges such as the Mastodon one.  Returns ``(state, ok)``: a request naming a song gets its
+    ``seed:``; one asking for an artist, genres, a mood or an era keeps only its text (the Mind
+    reads it) with ``note:`` lines for what the catalog cannot honour (a genre it lacks, and the
+    nearest it has).  Empty text, or text that asks for nothing the catalog knows, gives an
+    ``error:`` line and ok False."""
+    from .understand import interpret, notes
     cat = catalog or load_catalog()
     text = (text or "").strip()[:500]
     req = Request(world="songs", community=community, text=text or None)
     if not text:
         req.errors.append("empty request: ask for e.g. 'songs like Enter Sandman'")
         return format_state(req, cat, xml=xml), False
-    m = match_text(cat, text)
-    if m is None:
+    it = interpret(cat, text)
+    req.notes.extend(notes(cat, it))
+    if it.song is not None:
+        req.seed = cat.ids[it.song]
+    elif it.kind == "plain" and it.words:
         req.errors.append(f"no song in the catalog matches {text[:80]!r}")
         return format_state(req, cat, xml=xml), False
-    req.seed = cat.ids[m.index]
     return format_state(req, cat, xml=xml), True
