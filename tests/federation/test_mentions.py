@@ -242,3 +242,16 @@ def test_a_slow_mind_does_not_delay_accepts(make_app, remote):
     finally:
         release.set()
         fed.stop_worker()
+
+
+def test_what_the_asker_should_know_is_said_in_the_reply():
+    """A genre the catalog lacks ("any jazz tips?") is said to the person, escaped like all Mind text."""
+    from types import SimpleNamespace
+
+    from wwm.federation.mentions import Answer, _answer_html
+
+    answer = Answer("Songs for “any jazz tips?”", ["Song — Band"], ["t1"],
+                    ["the catalog has no jazz (its genres: <b>rock</b>); nearest: blues"])
+    html_ = _answer_html(None, answer, SimpleNamespace(name="fungus"))
+    assert "<p>Note: The catalog has no jazz (its genres: &lt;b&gt;rock&lt;/b&gt;); nearest: blues.</p>" in html_
+    assert "1. Song — Band" in html_

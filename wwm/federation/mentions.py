@@ -69,6 +69,7 @@ class Answer:
     heading: str
     items: list[str]
     track_ids: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the asker should know (no jazz here; nearest: ...)
 
 
 # ---------------------------------------------------------------------------
@@ -169,7 +170,8 @@ class SongAsker:
             heading = f"Songs like {catalog.track(request.seed).label}"
         else:
             heading = f"Songs for “{ask.text[:80]}”"
-        return Answer(heading, labels, ids)
+        notes = [n for n in request.notes if not n.startswith("unknown seed")]
+        return Answer(heading, labels, ids, notes)
 
     def _get_action(self, ask: Ask, state: str) -> str:
         from wwm.client import connect
@@ -281,10 +283,11 @@ def _answer_html(fed, answer: Answer | None, local) -> str:
     if answer is None:
         return (f"Ask me for songs, for example “{html.escape(fed.actors.handle(local.name))} songs like "
                 f"Enter Sandman”.</p>")
+    said = "".join(f"<p>Note: {html.escape(n[:1].upper() + n[1:])}.</p>" for n in answer.notes)
     if not answer.items:
-        return f"{html.escape(answer.heading)}: I have nothing to suggest yet, sorry.</p>"
+        return f"{html.escape(answer.heading)}: I have nothing to suggest yet, sorry.</p>{said}"
     lines = [f"{i}. {item}" for i, item in enumerate(answer.items, 1)]
-    return (f"{html.escape(answer.heading)}, picked by {html.escape(local.name)}:</p>"
+    return (f"{html.escape(answer.heading)}, picked by {html.escape(local.name)}:</p>{said}"
             + paragraphs(lines, "Like this post if they suit you, or reply to tell me."))
 
 
