@@ -269,7 +269,6 @@ def bind_values(sparql: str, bindings: dict) -> str:
     """
     if not bindings:
         return sparql
-    bindings = {k: _term(v) for k, v in bindings.items()}
     if _LONG_STRING.search(sparql):
         raise QueryError("queries with bindings for a SPARQL server may not use long (triple-quoted) strings")
     seen_where, first_brace = False, None

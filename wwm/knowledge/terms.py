@@ -7,6 +7,7 @@ against the SPARQL ``IRIREF`` rule and escapes a literal, so a value such as
 """
 from __future__ import annotations
 
+import itertools
 import re
 from urllib.parse import quote
 
@@ -96,13 +97,18 @@ def term(value) -> URIRef | Literal | BNode:
 
 
 def values_clause(bindings: dict) -> str:
-    """A trailing ``VALUES (?a ?b) { (t1 t2) }`` that binds variables to checked, escaped terms."""
+    """``VALUES (?a ?b) { (t1 t2) }`` binding variables to checked, escaped terms.
+
+    A list or tuple gives a variable several values (one row each, crossed with the others).
+    """
     names = list(bindings)
     for n in names:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(n)):
             raise TermError(f"not a variable name: {str(n)[:40]!r}")
-    row = " ".join(sparql_term(term(bindings[n])) for n in names)
-    return "\nVALUES (" + " ".join("?" + str(n) for n in names) + ") { (" + row + ") }"
+    columns = [[sparql_term(term(v)) for v in (bindings[n] if isinstance(bindings[n], (list, tuple))
+                                                else [bindings[n]])] for n in names]
+    rows = " ".join("(" + " ".join(row) + ")" for row in itertools.product(*columns))
+    return "\nVALUES (" + " ".join("?" + str(n) for n in names) + ") { " + rows + " }"
 
 
 def triples_text(triples) -> str:
