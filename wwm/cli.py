@@ -137,6 +137,7 @@ LAZY_COMMANDS = {
     "data": ("wwm.data", "data_group"),
     "node": ("wwm.federation.cli", "node_command"),
     "scores": ("wwm.scoreboard", "scores_command"),
+    "graph": ("wwm.knowledge.cli", "graph_group"),
 }
 
 
