@@ -116,4 +116,10 @@ def create_app(config: dict | None = None) -> Flask:
         pass
     else:
         scoreboard.init_app(app)  # GET /scores (XML; ?format=json; ?world=W)
+    try:
+        from wwm.knowledge import blueprint as knowledge
+    except ImportError:  # rdflib not installed: no /sparql
+        pass
+    else:
+        knowledge.init_app(app)  # GET/POST /sparql: the knowledge graph, read-only
     return app

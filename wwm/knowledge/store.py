@@ -26,7 +26,8 @@ import re
 import sqlite3
 import time
 
-from rdflib import Graph, URIRef
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import XSD
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.query import Result
 
@@ -111,7 +112,11 @@ class KnowledgeStore:
 
     def graph(self) -> Graph:
         """Everything, as an in-memory rdflib Graph with the wwm prefixes bound."""
-        g = self.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }").graph
+        g = Graph()
+        for s, p, o in self.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }").graph:
+            if isinstance(o, Literal) and o.datatype == XSD.string:
+                o = Literal(str(o))  # the same literal in RDF 1.1; written without ^^xsd:string
+            g.add((s, p, o))
         for prefix, ns in PREFIXES.items():
             g.bind(prefix, ns)
         return g
