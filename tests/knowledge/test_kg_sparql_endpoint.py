@@ -46,10 +46,7 @@ def app(request, tmp_path, monkeypatch):
     app = create_app({"TESTING": True, "ROOT": str(root), "RUNS": str(runs), "KNOWLEDGE": location,
                       "SPARQL_TIMEOUT": 5.0, "SPARQL_SYNC": 0})
     yield app
-    kg = app.extensions["wwm.knowledge"]
-    kg.pool.shutdown(wait=True)
-    if kg.store is not None:
-        kg.store.close()
+    app.extensions["wwm.knowledge"].close()
 
 
 def store_of(app):
@@ -188,3 +185,40 @@ def test_wwm_serve_answers_sparql(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_server_folders_go_in_live(app):
+    root = app.config["ROOT"]
+    c = app.test_client()
+    ask = "ASK { ?s <https://schema.org/name> ?name }"
+
+    def present(name, want, wait=30.0):
+        deadline = time.monotonic() + wait
+        while True:
+            r = c.get("/sparql", query_string={"query": ask.replace("?name", json.dumps(name))})
+            if r.get_json()["boolean"] is want:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+    assert present("songs", True, 0)
+    folder = os.path.join(root, "minds", "newcomer")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "wwm.toml"), "w") as f:
+        f.write('kind = "mind"\nname = "newcomer"\ncommand = "true"\ndescription = "first"\n')
+    assert present("newcomer", True)
+    desc = "SELECT ?d WHERE { <urn:wwm:minds/newcomer> <https://schema.org/description> ?d }"
+    with open(os.path.join(folder, "wwm.toml"), "a") as f:
+        f.write('author = "someone"\n')
+    q = "ASK { <urn:wwm:minds/newcomer> <https://schema.org/author> \"someone\" }"
+    deadline = time.monotonic() + 30
+    while not c.get("/sparql", query_string={"query": q}).get_json()["boolean"]:
+        assert time.monotonic() < deadline, "a changed manifest was not described again"
+        time.sleep(0.1)
+    assert [b["d"]["value"] for b in c.get("/sparql", query_string={"query": desc}).get_json()["results"]["bindings"]] == ["first"]
+    import shutil
+
+    shutil.rmtree(folder)
+    assert present("newcomer", False)
+    assert present("songs", True, 0)

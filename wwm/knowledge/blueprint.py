@@ -16,7 +16,9 @@
 Config: ``KNOWLEDGE`` (a store folder or endpoint URL; default ``$WWM_KNOWLEDGE``,
 else ``RUNS/knowledge``). The store is opened at the first query; then the
 servers under ROOT and the runs of ``RUNS/scores.sqlite`` are written into it,
-and runs again (those changed since) at most every ``SPARQL_SYNC`` seconds (2).
+and runs again (those changed since) at most every ``SPARQL_SYNC`` seconds (2);
+from then on ROOT/minds and ROOT/worlds are watched (``KNOWLEDGE_WATCH``, on by
+default) so that server folders added, changed or removed update the graph live.
 """
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ class _Knowledge:
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="sparql")
         self.slots = threading.BoundedSemaphore(workers)
         self.lock = threading.Lock()
-        self.store = None
+        self.watch_folders = bool(cfg.get("KNOWLEDGE_WATCH", True))
+        self.store = self.watch = None
         self.synced = None  # when the last scoreboard sync started
 
     def open(self):
@@ -68,12 +71,24 @@ class _Knowledge:
             if self.store is None:
                 self.store = open_store(self.location)
                 writers.record_servers(self.store, self.root)
+                if self.watch_folders:  # from now on, server folders added, changed or removed go in live
+                    from wwm.knowledge.watch import ServerWatch
+
+                    self.watch = ServerWatch(self.store, self.root).start()
             now = time.time()
             if self.synced is None or now - self.synced >= self.sync_every:
                 since = None if self.synced is None else self.synced - 5  # overlap: writes racing the last sync
                 writers.sync_scoreboard(self.store, os.path.join(self.runs, "scores.sqlite"), since)
                 self.synced = now
             return self.store
+
+    def close(self) -> None:
+        """Stop watching, wait for running queries, close the store."""
+        if self.watch:
+            self.watch.stop()
+        self.pool.shutdown(wait=True)
+        if self.store is not None:
+            self.store.close()
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> Response:
