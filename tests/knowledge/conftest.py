@@ -32,3 +32,7 @@ def store(request, tmp_path):
         s.update("CLEAR ALL")
     yield s
     s.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "watch: the app watches ROOT's server folders (uses inotify)")

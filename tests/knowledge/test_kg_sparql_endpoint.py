@@ -44,7 +44,8 @@ def app(request, tmp_path, monkeypatch):
         location = request.getfixturevalue("oxigraph_server").url
         RemoteStore(location, queue=str(tmp_path / "q.sqlite")).update("CLEAR ALL")
     app = create_app({"TESTING": True, "ROOT": str(root), "RUNS": str(runs), "KNOWLEDGE": location,
-                      "SPARQL_TIMEOUT": 5.0, "SPARQL_SYNC": 0})
+                      "SPARQL_TIMEOUT": 5.0, "SPARQL_SYNC": 0,
+                      "KNOWLEDGE_WATCH": request.node.get_closest_marker("watch") is not None})
     yield app
     app.extensions["wwm.knowledge"].close()
 
@@ -187,6 +188,7 @@ def test_wwm_serve_answers_sparql(tmp_path):
         proc.wait(20)
 
 
+@pytest.mark.watch
 def test_server_folders_go_in_live(app):
     root = app.config["ROOT"]
     c = app.test_client()
@@ -222,3 +224,33 @@ def test_server_folders_go_in_live(app):
     shutil.rmtree(folder)
     assert present("newcomer", False)
     assert present("songs", True, 0)
+
+
+@pytest.mark.parametrize("template", [
+    "SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}",
+    "select * {{ service silent <{url}> {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ \\u0053ERVICE <{url}> {{ ?s ?p ?o }} }}",
+    "PREFIX ex: <urn:x#> SELECT * WHERE {{ ?s ex:a\\' SERVICE <{url}> {{ ?s ?p ?o }} ?x ex:b\\' ?o }}",
+    "SELECT * WHERE {{ VALUES ?u {{ <{url}> }} SERVICE ?u {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ ?s ?p 1SERVICE <{url}> {{ ?s ?p ?o }} }}",
+])
+def test_service_is_refused_no_request_made(app, template):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(1.0)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/sparql"
+    try:
+        r = app.test_client().get("/sparql", query_string={"query": template.format(url=url)})
+        assert r.status_code == 403 and "SERVICE" in r.get_data(as_text=True)
+        with pytest.raises(socket.timeout):
+            listener.accept()  # nobody was sent to the private address
+    finally:
+        listener.close()
+    # words that only look like it are fine
+    r = app.test_client().get("/sparql", query_string={
+        "query": 'PREFIX as: <https://www.w3.org/ns/activitystreams#> SELECT ?service WHERE { '
+                 '?service a as:Service ; ?p "SERVICE <x>" } # SERVICE'})
+    assert r.status_code == 200

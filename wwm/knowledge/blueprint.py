@@ -3,7 +3,8 @@
 - ``GET /sparql?query=…``, ``POST`` as a form (``query=…``) or as ``application/sparql-query``.
 - Results by ``Accept``: SPARQL JSON (default), SPARQL XML or CSV; graphs (CONSTRUCT,
   DESCRIBE) as Turtle (default), N-Triples or JSON-LD.
-- Updates are refused (403), and a query that is not one (``DROP ALL`` sent as a
+- Updates are refused (403), so is SERVICE (the engine would fetch any URL for
+  anyone: SSRF), and a query that is not one (``DROP ALL`` sent as a
   query) fails to parse: 400 with the parser's message.
 - Each query runs in a worker thread with a time limit (``SPARQL_TIMEOUT``, 10 s):
   over it, 503 and the worker is left to finish (Oxigraph releases the GIL, so
@@ -33,7 +34,7 @@ from flask import Blueprint, Response, current_app, request
 from rdflib import Graph
 from rdflib.query import Result
 
-from wwm.knowledge.store import QueryError, StoreError, StoreUnavailable, open_store
+from wwm.knowledge.store import QueryError, StoreError, StoreUnavailable, keywords, open_store
 
 __all__ = ["bp", "init_app"]
 
@@ -114,6 +115,8 @@ def _query_text() -> str | Response:
         text = queries[0]
     if len(text.encode("utf-8")) > MAX_QUERY:
         return _error(413, f"the query is longer than {MAX_QUERY} bytes")
+    if "SERVICE" in keywords(text):  # the engine would fetch any URL given: a way into private networks
+        return _error(403, "SERVICE (federated query) is not allowed here")
     return text
 
 

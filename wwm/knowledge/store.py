@@ -33,7 +33,7 @@ from rdflib.query import Result
 
 from wwm.knowledge.terms import PREFIXES, check_iri, sparql_term, term as _term, triples_text, values_clause
 
-__all__ = ["KnowledgeStore", "RdflibStore", "EmbeddedStore", "MemoryStore", "RemoteStore",
+__all__ = ["keywords", "bind_values", "KnowledgeStore", "RdflibStore", "EmbeddedStore", "MemoryStore", "RemoteStore",
            "UpdateQueue", "StoreError", "StoreUnavailable", "QueryError", "open_store",
            "default_location"]
 
@@ -258,11 +258,29 @@ class UpdateQueue:
             db.close()
 
 
-_INSERT_AT = re.compile(r"""
-    (?P<skip> "(?:[^"\\\n]|\\.)*" | '(?:[^'\\\n]|\\.)*' | \#[^\n]* | <[^<>"{}|^`\\\s]*> )
-  | (?P<where> \bWHERE\b )
-  | (?P<brace> \{ )
-""", re.X | re.I)
+# Tokens that can hide keywords and braces: escapes (as in prefixed names, ex:a\'b), strings, comments, IRIs.
+_SKIP = r"""\\. | "(?:[^"\\\n]|\\.)*" | '(?:[^'\\\n]|\\.)*' | \#[^\n]* | <[^<>"{}|^`\\\s]*>"""
+_INSERT_AT = re.compile(rf"(?P<skip> {_SKIP} ) | (?P<where> \bWHERE\b ) | (?P<brace> \{{ )", re.X | re.I)
+_KEYWORD = re.compile(rf"(?P<skip> {_SKIP} ) | (?<![:?$A-Za-z_])(?P<word> [A-Za-z]+ )", re.X)
+_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+def keywords(sparql: str) -> set[str]:
+    """The upper-cased words of ``sparql`` outside strings, IRIs, comments and prefixed names,
+    read both as written and with ``\\uXXXX`` escapes decoded first (SPARQL allows either
+    reading), so that ``\\u0053ERVICE`` counts as SERVICE.  Used to refuse keywords (SERVICE)."""
+    def decode(m):
+        try:
+            return chr(int(m.group(1) or m.group(2), 16))
+        except ValueError:
+            return ""
+
+    found = set()
+    for text in (sparql, _CODEPOINT.sub(decode, sparql)):
+        found |= {m.group("word").upper() for m in _KEYWORD.finditer(text) if m.group("word")}
+    return found
+
+
 _LONG_STRING = re.compile(r'"""|\'\'\'')
 
 

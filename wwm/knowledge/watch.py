@@ -14,6 +14,7 @@ from typing import Callable
 
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
 
 from wwm.knowledge import writers
 from wwm.knowledge.store import KnowledgeStore, StoreError
@@ -36,12 +37,20 @@ class ServerWatch(FileSystemEventHandler):
         self.observer = Observer()
 
     def start(self) -> "ServerWatch":
+        try:
+            self._start(self.observer)
+        except OSError:  # no inotify left (a per-user limit): poll instead, once a second
+            self.observer.stop()
+            self.observer = PollingObserver(timeout=1.0)
+            self._start(self.observer)
+        return self
+
+    def _start(self, observer) -> None:
         for sub in FOLDERS:
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
-            self.observer.schedule(self, os.path.join(self.root, sub), recursive=True)
-        self.observer.daemon = True
-        self.observer.start()
-        return self
+            observer.schedule(self, os.path.join(self.root, sub), recursive=True)
+        observer.daemon = True
+        observer.start()
 
     def stop(self) -> None:
         self.observer.stop()
