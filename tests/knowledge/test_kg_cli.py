@@ -81,3 +81,18 @@ def test_load_refuses_hostile_and_broken_files(location, tmp_path):
     assert graph(location, "load", str(evil)).exit_code == 0
     out = graph(location, "query", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "--format", "csv")
     assert out.output.splitlines()[1] == "1"
+
+
+def test_load_refuses_hostile_iris(location, tmp_path):
+    # Turtle allows \u escapes in IRIs: decoded, this one would close the IRI and inject
+    evil = tmp_path / "evil.ttl"
+    evil.write_text('<http://a.example/x\\u003E\\u0020}\\u0020DROP\\u0020ALL> <urn:p> "x" .\n')
+    out = graph(location, "load", str(evil))
+    assert out.exit_code == 1 and "not a valid IRI" in out.output
+    # JSON-LD can carry any string as an id: rdflib's parser drops what is not an IRI, or we refuse it
+    evil = tmp_path / "evil.jsonld"
+    evil.write_text(json.dumps([{"@id": "http://a.example/x> } ; DROP ALL ; #", "https://schema.org/name": "x"}]))
+    out = graph(location, "load", str(evil))
+    assert "not a valid IRI" in out.output or "loaded 0 triples" in out.output
+    out = graph(location, "query", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "--format", "csv")
+    assert out.output.splitlines()[1] == "0"
