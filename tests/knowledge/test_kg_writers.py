@@ -84,6 +84,7 @@ def test_runs_from_the_scoreboard(store, tmp_path):
     expect = db.execute("SELECT minds, AVG(score_value), COUNT(*) FROM runs WHERE world = 'worlds/songs' "
                         "AND score_value IS NOT NULL GROUP BY minds ORDER BY 2 DESC").fetchall()
     assert top == [(str(writers.target_iri(m)), round(v, 6), c) for m, v, c in expect]
+    assert [(m, round(v, 6), c) for m, v, c in writers.top_minds(store, "worlds/songs")] == top  # the summaries
     assert [m for m, _, _ in top][:2] == ["urn:wwm:minds/itemknn", "urn:wwm:minds/popularity"]
     # a hostile Mind URL is percent-encoded into an IRI, not injected; a folder keeps its server name
     minds = {str(r.m) for r in store.query(P + "SELECT DISTINCT ?m WHERE { ?r wwm:mind ?m }")}
@@ -95,12 +96,15 @@ def test_runs_from_the_scoreboard(store, tmp_path):
     assert writers.sync_scoreboard(store, board.path, since=4000.0) == 1
     r0 = iri("urn:wwm:", "runs", rows[0]["run"])
     assert [float(r.s) for r in store.query(P + "SELECT ?s WHERE { ?r wwm:score ?s }", {"r": r0})] == [0.99]
+    assert writers.top_minds(store, "worlds/songs")[0] == ("urn:wwm:minds/popularity", (0.99 + 0.35) / 2, 2)
     # rebuilt on demand: a run deleted from the scoreboard leaves the graph
     with db:
         db.execute("DELETE FROM runs WHERE run = ?", (rows[1]["run"],))
     assert writers.rebuild_from_scoreboard(store, board.path) == len(rows) - 1
     n = store.query(P + "SELECT (COUNT(?r) AS ?n) WHERE { ?r a wwm:Run }")
     assert int(next(iter(n))[0]) == len(rows) - 1
+    assert writers.top_minds(store, "worlds/songs")[0] == ("urn:wwm:minds/popularity", 0.99, 1)
+    assert [m for m, _, _ in writers.top_minds(store, "worlds/house")] == ["urn:wwm:minds/house-greedy"]
 
 
 def test_spore_records(store):

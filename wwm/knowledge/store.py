@@ -26,12 +26,12 @@ import re
 import sqlite3
 import time
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.query import Result
 
-from wwm.knowledge.terms import PREFIXES, check_iri, sparql_term, term as _term, triples_text, values_clause
+from wwm.knowledge.terms import PREFIXES, TermError, check_iri, sparql_term, term as _term, triples_text, values_clause
 
 __all__ = ["keywords", "bind_values", "KnowledgeStore", "RdflibStore", "EmbeddedStore", "MemoryStore", "RemoteStore",
            "UpdateQueue", "StoreError", "StoreUnavailable", "QueryError", "open_store",
@@ -203,6 +203,23 @@ class EmbeddedStore(RdflibStore):
             self.g.store._inner.update(sparql)
         except SyntaxError as exc:
             raise QueryError(str(exc)) from None
+
+    def add(self, triples):
+        import pyoxigraph as ox
+
+        def conv(t):
+            if isinstance(t, URIRef):
+                return ox.NamedNode(check_iri(t))
+            if isinstance(t, Literal):
+                if t.language:
+                    return ox.Literal(str(t), language=t.language)
+                return ox.Literal(str(t), datatype=ox.NamedNode(t.datatype) if t.datatype else None)
+            if isinstance(t, BNode):
+                return ox.BlankNode(str(t))
+            raise TermError(f"not an RDF term: {type(t).__name__}")
+
+        # straight to Oxigraph, one transaction: rdflib's addN also fires a Python event per triple
+        self.g.store._inner.extend([ox.Quad(conv(s), conv(p), conv(o)) for s, p, o in triples])
 
     def count(self):
         return len(self.g.store._inner)

@@ -21,7 +21,7 @@ from rdflib.namespace import OWL, PROV, RDF, XSD
 from wwm.knowledge.store import KnowledgeStore
 from wwm.knowledge.terms import DEFAULT_BASE, SCHEMA, WWM, check_iri, iri, target_iri
 
-__all__ = ["target_iri", "server_iri", "record_server", "record_servers", "forget_server", "record_run", "sync_scoreboard",
+__all__ = ["target_iri", "server_iri", "summary_iri", "update_summaries", "top_minds", "record_server", "record_servers", "forget_server", "record_run", "sync_scoreboard",
            "rebuild_from_scoreboard", "record_catalog", "find_tracks", "record_node", "record_group",
            "join_group", "leave_group", "record_model_version", "model_iri", "record_measurement"]
 
@@ -134,7 +134,8 @@ def _rows(path: str, since: float | None):
 
 def sync_scoreboard(store: KnowledgeStore, path: str, since: float | None = None,
                     base: str = DEFAULT_BASE) -> int:
-    """Bring the runs of a scoreboard file (changed since ``since``, or all) into the graph.
+    """Bring the runs of a scoreboard file (changed since ``since``, or all) into the graph,
+    and the score summaries of the (World, Mind) pairs they touch.
 
     Returns the number of runs written.  Runs are written in batches: a run's
     old description is deleted and the new one inserted in one update.
@@ -145,6 +146,8 @@ def sync_scoreboard(store: KnowledgeStore, path: str, since: float | None = None
     for i in range(0, len(rows), 500):
         batch = [_run_triples(row, base) for row in rows[i:i + 500]]
         _replace_many(store, batch)
+        update_summaries(store, {(o_w, o_m) for _, ts in batch for (_, p_w, o_w) in ts if p_w == WWM.world
+                                 for (_, p_m, o_m) in ts if p_m == WWM.mind}, base)
     return len(rows)
 
 
@@ -159,9 +162,56 @@ def _replace_many(store: KnowledgeStore, described: list[tuple[URIRef, list]]) -
 
 
 def rebuild_from_scoreboard(store: KnowledgeStore, path: str, base: str = DEFAULT_BASE) -> int:
-    """Forget every run in the graph and write them again from the scoreboard file."""
-    store.update("DELETE { ?r ?p ?o } WHERE { ?r a <https://w3id.org/wwm/ns#Run> ; ?p ?o }")
+    """Forget every run and score summary in the graph and write them again from the scoreboard file."""
+    store.update("DELETE { ?r ?p ?o } WHERE { ?r a <https://w3id.org/wwm/ns#Run> ; ?p ?o } ;\n"
+                 "DELETE { ?r ?p ?o } WHERE { ?r a <https://w3id.org/wwm/ns#ScoreSummary> ; ?p ?o }")
     return sync_scoreboard(store, path, None, base)
+
+
+# -- score summaries: "top Minds in World W" without visiting every run ------------------------
+
+
+def summary_iri(world: URIRef, mind: URIRef, base: str = DEFAULT_BASE) -> URIRef:
+    """The summary of ``mind``'s runs in ``world``: ``BASE/summaries/<sha1 of both IRIs>``."""
+    return check_iri(f"{base}summaries/{hashlib.sha1(f'{world} {mind}'.encode()).hexdigest()}")
+
+
+def update_summaries(store: KnowledgeStore, pairs, base: str = DEFAULT_BASE) -> None:
+    """Recompute the ``wwm:ScoreSummary`` (runs, mean score) of each (World IRI, Mind IRI) pair.
+
+    One update per 200 pairs: the old summaries are deleted and the new ones
+    aggregated from the runs in the store, so the summary is always what the
+    runs say (a pair with no scored run left has none).
+    """
+    from wwm.knowledge.terms import sparql_term
+
+    pairs = sorted(pairs)
+    for i in range(0, len(pairs), 200):
+        chunk = pairs[i:i + 200]
+        old = " ".join(sparql_term(summary_iri(w, m, base)) for w, m in chunk)
+        rows = " ".join(f"({sparql_term(w)} {sparql_term(m)})" for w, m in chunk)
+        store.update(f"""PREFIX wwm: <https://w3id.org/wwm/ns#>
+DELETE {{ ?st ?p ?o }} WHERE {{ VALUES ?st {{ {old} }} ?st ?p ?o }} ;
+INSERT {{ ?st a wwm:ScoreSummary ; wwm:summaryOf ?world ; wwm:mind ?mind ; wwm:runs ?n ; wwm:meanScore ?mean }}
+WHERE {{
+  {{ SELECT ?world ?mind (COUNT(?run) AS ?n) (AVG(?score) AS ?mean) WHERE {{
+      VALUES (?world ?mind) {{ {rows} }}
+      ?run wwm:world ?world ; wwm:mind ?mind ; wwm:score ?score .
+  }} GROUP BY ?world ?mind }}
+  BIND(IRI(CONCAT({sparql_term(Literal(base + "summaries/"))}, SHA1(CONCAT(STR(?world), " ", STR(?mind))))) AS ?st)
+}}""")
+
+
+_TOP_MINDS = """PREFIX wwm: <https://w3id.org/wwm/ns#>
+SELECT ?mind ?mean ?runs WHERE {
+  ?st wwm:summaryOf ?world ; wwm:meanScore ?mean ; wwm:mind ?mind ; wwm:runs ?runs .
+} ORDER BY DESC(?mean) ?mind LIMIT 10"""
+
+
+def top_minds(store: KnowledgeStore, world: str, base: str = DEFAULT_BASE) -> list[tuple[str, float, int]]:
+    """The 10 Minds with the best mean score in ``world`` (an IRI, URL or worlds/NAME): (Mind IRI, mean, runs)."""
+    w = world if isinstance(world, URIRef) else target_iri(world, base)
+    return [(str(r.mind), float(r.mean), int(r.runs)) for r in store.query(_TOP_MINDS, {"world": w})]
 
 
 # -- the song catalog ------------------------------------------------------------------------------
