@@ -24,6 +24,7 @@ import io
 import os
 import re
 import sqlite3
+import sys
 import time
 
 from rdflib import BNode, Graph, Literal, URIRef
@@ -241,9 +242,13 @@ class UpdateQueue:
     def __init__(self, path: str):
         self.path = path
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with self._db() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                       "endpoint TEXT, body TEXT, queued REAL)")
+        db = self._db()
+        try:
+            with db:
+                db.execute("CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                           "endpoint TEXT, body TEXT, queued REAL)")
+        finally:
+            db.close()
 
     def _db(self):
         db = sqlite3.connect(self.path, timeout=10)
@@ -375,8 +380,9 @@ class RemoteStore(KnowledgeStore):
         for ident, body in pending:
             try:
                 self._post(self.update_url, body, "application/sparql-update")
-            except QueryError:
+            except QueryError as exc:
                 # refused for good (it was valid when queued, so the server changed): do not block the rest
+                sys.stderr.write(f"wwm: queued knowledge update dropped, {self.update_url} refused it: {exc}\n")
                 self.queue.done(ident)
                 continue
             except StoreUnavailable:
