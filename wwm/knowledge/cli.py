@@ -65,7 +65,8 @@ def query_command(ctx, sparql, iris, literals, fmt):
             out_fmt = fmt if fmt in ("turtle", "json-ld") else "turtle"
             click.echo(res.graph.serialize(format=out_fmt), nl=False)
         elif res.type == "ASK":
-            click.echo(json.dumps({"boolean": bool(res.askAnswer)}) if fmt == "json" else str(bool(res.askAnswer)).lower())
+            answer = bool(res.askAnswer)
+            click.echo(json.dumps({"boolean": answer}) if fmt == "json" else str(answer).lower())
         elif fmt in ("json", "csv", "xml"):
             click.echo(res.serialize(format=fmt).decode("utf-8"), nl=False)
         else:
@@ -119,7 +120,8 @@ def load_command(ctx, file, fmt):
 @click.option("--runs", default=None, help="A gateway's runs folder (its scores.sqlite) [default: ROOT/runs].")
 @click.option("--rebuild", is_flag=True, help="Forget every run in the graph and write all again from the scoreboard.")
 @click.option("--catalog", is_flag=True, help="Write the song catalog too.")
-@click.option("--base", default=None, help="IRI base for our things, e.g. the gateway's public URL [default: urn:wwm:].")
+@click.option("--base", default=None,
+              help="IRI base for our things, e.g. the gateway's public URL [default: urn:wwm:].")
 @click.pass_context
 def sync_command(ctx, root, runs, rebuild, catalog, base):
     """Bring servers (manifests), runs (scoreboard) and optionally the song catalog into the graph."""

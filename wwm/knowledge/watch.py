@@ -30,7 +30,8 @@ class ServerWatch(FileSystemEventHandler):
 
     def __init__(self, store: KnowledgeStore, root: str, base: str = DEFAULT_BASE, delay: float = 0.3,
                  on_change: Callable[[str, str], None] | None = None):
-        self.store, self.root, self.base, self.delay, self.on_change = store, os.path.abspath(root), base, delay, on_change
+        self.store, self.root, self.base = store, os.path.abspath(root), base
+        self.delay, self.on_change = delay, on_change
         self.pending: set[str] = set()
         self.lock = threading.Lock()
         self.timer: threading.Timer | None = None

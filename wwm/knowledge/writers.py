@@ -21,8 +21,8 @@ from rdflib.namespace import OWL, PROV, RDF, XSD
 from wwm.knowledge.store import KnowledgeStore
 from wwm.knowledge.terms import DEFAULT_BASE, SCHEMA, WWM, check_iri, iri, target_iri
 
-__all__ = ["target_iri", "server_iri", "summary_iri", "update_summaries", "top_minds", "record_server", "record_servers", "forget_server", "record_run", "sync_scoreboard",
-           "rebuild_from_scoreboard", "record_catalog", "find_tracks", "record_node", "record_group",
+__all__ = ["target_iri", "server_iri", "summary_iri", "update_summaries", "top_minds", "record_server",
+           "record_servers", "forget_server", "record_run", "sync_scoreboard", "rebuild_from_scoreboard", "record_catalog", "find_tracks", "record_node", "record_group",
            "join_group", "leave_group", "record_model_version", "model_iri", "record_measurement"]
 
 _KIND_CLASS = {"mind": WWM.Mind, "world": WWM.World, "society": WWM.Society}
@@ -146,8 +146,11 @@ def sync_scoreboard(store: KnowledgeStore, path: str, since: float | None = None
     for i in range(0, len(rows), 500):
         batch = [_run_triples(row, base) for row in rows[i:i + 500]]
         _replace_many(store, batch)
-        update_summaries(store, {(o_w, o_m) for _, ts in batch for (_, p_w, o_w) in ts if p_w == WWM.world
-                                 for (_, p_m, o_m) in ts if p_m == WWM.mind}, base)
+        if since is not None:  # a few runs changed: their pairs only
+            update_summaries(store, {(o_w, o_m) for _, ts in batch for (_, p_w, o_w) in ts if p_w == WWM.world
+                                     for (_, p_m, o_m) in ts if p_m == WWM.mind}, base)
+    if since is None:
+        update_summaries(store, None, base)
     return len(rows)
 
 
@@ -176,30 +179,38 @@ def summary_iri(world: URIRef, mind: URIRef, base: str = DEFAULT_BASE) -> URIRef
     return check_iri(f"{base}summaries/{hashlib.sha1(f'{world} {mind}'.encode()).hexdigest()}")
 
 
-def update_summaries(store: KnowledgeStore, pairs, base: str = DEFAULT_BASE) -> None:
-    """Recompute the ``wwm:ScoreSummary`` (runs, mean score) of each (World IRI, Mind IRI) pair.
+_SUMMARISE = """PREFIX wwm: <https://w3id.org/wwm/ns#>
+DELETE {{ ?st ?p ?o }} WHERE {{ {old} }} ;
+INSERT {{ ?st a wwm:ScoreSummary ; wwm:summaryOf ?world ; wwm:mind ?mind ; wwm:runs ?n ; wwm:meanScore ?mean }}
+WHERE {{
+  {{ SELECT ?world ?mind (COUNT(?run) AS ?n) (AVG(?score) AS ?mean) WHERE {{
+      {pairs}
+      ?run wwm:world ?world ; wwm:mind ?mind ; wwm:score ?score .
+  }} GROUP BY ?world ?mind }}
+  BIND(IRI(CONCAT({prefix}, SHA1(CONCAT(STR(?world), " ", STR(?mind))))) AS ?st)
+}}"""
 
-    One update per 200 pairs: the old summaries are deleted and the new ones
-    aggregated from the runs in the store, so the summary is always what the
+
+def update_summaries(store: KnowledgeStore, pairs=None, base: str = DEFAULT_BASE) -> None:
+    """Recompute the ``wwm:ScoreSummary`` (runs, mean score) of each (World IRI, Mind IRI) pair,
+    or of every pair when ``pairs`` is None (one pass over all runs: for rebuilds).
+
+    The old summaries are deleted and the new ones aggregated from the runs in
+    the store, in one update per 200 pairs, so a summary is always what the
     runs say (a pair with no scored run left has none).
     """
     from wwm.knowledge.terms import sparql_term
 
+    prefix = sparql_term(Literal(base + "summaries/"))
+    if pairs is None:
+        store.update(_SUMMARISE.format(old="?st a wwm:ScoreSummary ; ?p ?o", pairs="", prefix=prefix))
+        return
     pairs = sorted(pairs)
     for i in range(0, len(pairs), 200):
         chunk = pairs[i:i + 200]
-        old = " ".join(sparql_term(summary_iri(w, m, base)) for w, m in chunk)
-        rows = " ".join(f"({sparql_term(w)} {sparql_term(m)})" for w, m in chunk)
-        store.update(f"""PREFIX wwm: <https://w3id.org/wwm/ns#>
-DELETE {{ ?st ?p ?o }} WHERE {{ VALUES ?st {{ {old} }} ?st ?p ?o }} ;
-INSERT {{ ?st a wwm:ScoreSummary ; wwm:summaryOf ?world ; wwm:mind ?mind ; wwm:runs ?n ; wwm:meanScore ?mean }}
-WHERE {{
-  {{ SELECT ?world ?mind (COUNT(?run) AS ?n) (AVG(?score) AS ?mean) WHERE {{
-      VALUES (?world ?mind) {{ {rows} }}
-      ?run wwm:world ?world ; wwm:mind ?mind ; wwm:score ?score .
-  }} GROUP BY ?world ?mind }}
-  BIND(IRI(CONCAT({sparql_term(Literal(base + "summaries/"))}, SHA1(CONCAT(STR(?world), " ", STR(?mind))))) AS ?st)
-}}""")
+        old = "VALUES ?st { " + " ".join(sparql_term(summary_iri(w, m, base)) for w, m in chunk) + " } ?st ?p ?o"
+        rows = "VALUES (?world ?mind) { " + " ".join(f"({sparql_term(w)} {sparql_term(m)})" for w, m in chunk) + " }"
+        store.update(_SUMMARISE.format(old=old, pairs=rows, prefix=prefix))
 
 
 _TOP_MINDS = """PREFIX wwm: <https://w3id.org/wwm/ns#>
