@@ -10,7 +10,7 @@ setup(
     license="MIT",
     python_requires=">=3.11",
     packages=find_packages(include=["wwm", "wwm.*"]),
-    package_data={"wwm": ["lib/*", "protocol/*.xsd", "gateway/*.md", "**/*.json", "**/*.md"]},
+    package_data={"wwm": ["lib/*", "protocol/*.xsd", "knowledge/*.ttl", "gateway/*.md", "**/*.json", "**/*.md"]},
     include_package_data=True,
     install_requires=[
         "flask>=3.0",
@@ -25,6 +25,8 @@ setup(
     extras_require={
         "fungus": ["torch==2.13.0", "safetensors>=0.4", "pyarrow>=15", "rdflib>=7.0"],
         "serve": ["gunicorn>=22"],
+        # the knowledge graph: embedded Oxigraph through rdflib; `oxigraph` is the SPARQL server CLI
+        "knowledge": ["rdflib>=7.0", "pyoxigraph>=0.5,<0.6", "oxrdflib>=0.5,<0.6", "oxigraph>=0.5,<0.6"],
         "test": ["pytest>=8", "gunicorn>=22", "playwright>=1.40"],
     },
     entry_points={"console_scripts": ["wwm = wwm.cli:main"]},

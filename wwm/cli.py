@@ -151,6 +151,7 @@ LAZY_COMMANDS = {
     "node": ("wwm.federation.cli", "node_command"),
     "scores": ("wwm.scoreboard", "scores_command"),
     "spore": ("wwm.spore.cli", "spore_group"),
+    "graph": ("wwm.knowledge.cli", "graph_group"),
 }
 
 

@@ -88,13 +88,14 @@ def create_app(config: dict | None = None) -> Flask:
                       MAX_CONTENT_LENGTH=MAX_BODY)
     app.config.update(config or {})
     init_app(app)
+    from wwm import scoreboard, web
+
+    scoreboard.init_app(app)  # GET /scores (XML; ?format=json; ?world=W)
+    web.init_app(app)  # the web UI under /ui/ (templates/, static/)
     try:
-        from wwm import scoreboard
-    except ImportError:  # pragma: no cover - the module ships with the package
+        from wwm.knowledge import blueprint as knowledge
+    except ImportError:  # rdflib not installed: no /sparql
         pass
     else:
-        scoreboard.init_app(app)  # GET /scores (XML; ?format=json; ?world=W)
-    from wwm import web
-
-    web.init_app(app)  # the web UI under /ui/ (templates/, static/)
+        knowledge.init_app(app)  # GET/POST /sparql: the knowledge graph, read-only
     return app
