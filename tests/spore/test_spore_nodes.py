@@ -114,6 +114,15 @@ def test_three_nodes_found_join_and_run_rounds(tmp_path):
         assert next(g for g in learning["groups"] if g["id"] == group_id)["members"]
         assert any(v["group"] == group_id for v in learning["versions"])
         assert [m["to"] for m in learning["migrations"]] == [group_id]
+        # what SPORE did is in the node's knowledge graph too, queryable at /sparql
+        query = ("PREFIX wwm: <https://w3id.org/wwm/ns#> SELECT ?member ?version WHERE { "
+                 f"<{group_id}> a wwm:LearningGroup ; wwm:member ?member . "
+                 f"OPTIONAL {{ ?version a wwm:ModelVersion ; wwm:group <{group_id}> }} }}")
+        rows = requests.get(base["a"] + "/sparql", params={"query": query},
+                            headers={"Accept": "application/sparql-results+json"}, timeout=30).json()
+        found = rows["results"]["bindings"]
+        assert a["node"] in {r["member"]["value"] for r in found}
+        assert any("version" in r for r in found)
         page = requests.get(base["a"] + "/ui/node", timeout=10).text
         assert group_id.rsplit("/", 1)[1] in page and "learns alone" not in page
     finally:

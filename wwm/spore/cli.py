@@ -81,8 +81,12 @@ def node_command(root, base_url, host, port, state_dir, community, seed, peers, 
     })
     fed = app.extensions["wwm.federation"]
     policy = MigrationPolicy(threshold=threshold, hysteresis=hysteresis, cooldown=cooldown, capacity=capacity)
+    from .sink import GraphSink
+
+    knowledge = app.extensions.get("wwm.knowledge")  # the node's graph, also served at /sparql
+    sink = GraphSink(knowledge.open, fed.actors.id(fed.actors.node_name)) if knowledge is not None else None
     spore = make_spore(fed, community=community, seed=seed, policy=policy, rule=rule, steps=steps, peers=peers,
-                       found=found)
+                       found=found, sink=sink)
     init_app(app, spore)
     server = make_server(host, port, app, threaded=True)
     stop = threading.Event()

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 
-__all__ = ["KINDS", "JsonlSink", "MemorySink", "fan_out", "read_jsonl"]
+__all__ = ["KINDS", "JsonlSink", "MemorySink", "GraphSink", "fan_out", "read_jsonl"]
 
 KINDS = ("decision", "round", "model", "measurement", "group")
 
@@ -70,3 +70,50 @@ def fan_out(*sinks):
             s(kind, record)
 
     return sink
+
+
+class GraphSink:
+    """Write what SPORE records into the node's knowledge graph (wwm.knowledge):
+    groups and their members, model versions with their hash, URL, round and
+    group, the node's measured held-out reward, moves between groups.
+
+    ``store`` is a :class:`wwm.knowledge.store.KnowledgeStore`, or a callable
+    returning one (opened on first use).  A graph that cannot be written never
+    stops a round: the failure is logged, and the JSONL log still has it all.
+    """
+
+    def __init__(self, store, me: str):
+        self._store, self.me = store, me
+        self._known = False
+
+    def store(self):
+        if callable(self._store) and not hasattr(self._store, "query"):
+            self._store = self._store()
+        return self._store
+
+    def __call__(self, kind: str, record: dict) -> None:
+        from wwm.knowledge import writers
+
+        try:
+            store = self.store()
+            if not self._known:
+                writers.record_node(store, self.me)
+                self._known = True
+            if kind == "group" and record.get("event") == "founded":
+                writers.join_group(store, record["group"], self.me)
+            elif kind == "model":
+                writers.record_model_version(store, record["sha256"], url=record.get("url"),
+                                             round=record.get("round"), group=record.get("owner"), by=self.me,
+                                             parents=[i for i in record.get("inputs", []) if isinstance(i, str)])
+            elif kind == "measurement" and record.get("what") == "validation_reward":
+                writers.record_measurement(store, self.me, "validation_reward", record["value"],
+                                           world="worlds/songs", data=f"held-out listeners, round {record.get('round')}",
+                                           by=self.me)
+            elif kind == "decision" and record.get("action") in ("move", "found") and record.get("to"):
+                if record.get("from"):
+                    writers.leave_group(store, record["from"], self.me)
+                writers.join_group(store, record["to"], self.me)
+        except Exception as exc:  # the graph is a view of the log, never a reason to lose a round
+            import logging
+
+            logging.getLogger("wwm.spore").warning("knowledge graph not updated (%s): %r", kind, exc)
