@@ -24,6 +24,8 @@ setup(
     extras_require={
         "fungus": ["torch==2.13.0", "safetensors>=0.4", "pyarrow>=15", "rdflib>=7.0"],
         "serve": ["gunicorn>=22"],
+        # Gymnasium both ways (wwm.gym); sb3 only for bench/gym.py. torch stays pinned above.
+        "gym": ["gymnasium==1.4.0", "stable-baselines3==2.9.2", "torch==2.13.0"],
         "test": ["pytest>=8", "gunicorn>=22"],
     },
     entry_points={"console_scripts": ["wwm = wwm.cli:main"]},
