@@ -21,9 +21,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wwm(*args: str, cwd: Path | str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """The ``wwm`` command, as a user runs it."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+def wwm(*args: str, cwd: Path | str | None = None, timeout: float = 120, **env_vars: str
+        ) -> subprocess.CompletedProcess:
+    """The ``wwm`` command, as a user runs it (``env_vars`` added to its environment)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), **env_vars)
     return subprocess.run([sys.executable, "-m", "wwm", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
