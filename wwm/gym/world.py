@@ -90,7 +90,9 @@ def manifest(name: str, env_id: str) -> str:
     ends = f" Episodes end after {limit} steps at most." if limit else ""
     return (f'kind = "world"\nname = "{name}"\n'
             f'description = "The Gymnasium environment {env_id}, served as a World.{ends}"\n'
-            f'author = "wwm"\ncommand = "python3 ./world.py"\nformats = ["text"]\ninstances = "per-run"\n\n'
+            f'author = "wwm"\ncommand = "python3 ./world.py"\nformats = ["text"]\n'
+            # per-run: the helper gives a shared process the first run's seed for every run
+            f'instances = "per-run"\n\n'
             f"# Gymnasium spaces (docs/gymnasium.md), read from {env_id} when this folder was made.\n"
             f"[spaces]\nobservation = {to_toml(obs)}\naction = {to_toml(act)}\n")
 
