@@ -35,7 +35,7 @@ def balance(obs) -> int:
 def served(tmp_path_factory):
     base = tmp_path_factory.mktemp("gymroot")
     root = make_gym_root(base / "root", {"cartpole": "CartPole-v1", "frozenlake": "FrozenLake-v1",
-                                         "strict": "CartPole-v1"})
+                                         "pendulum": "Pendulum-v1", "strict": "CartPole-v1"})
     strict = root / "worlds" / "strict" / "world.py"
     strict.write_text(strict.read_text().replace('invalid="penalty"', 'invalid="error"'))
     out = wwm("new", "mind", "balance", "--lang", "sh", "--root", str(root))
@@ -59,15 +59,18 @@ def test_new_world_declares_the_environments_spaces(served):
     assert out.returncode != 0 and "makes a World" in out.stderr
 
 
-@pytest.mark.parametrize("name", ["cartpole", "frozenlake"])
-def test_check_env_through_the_gateway(served, name):
+@pytest.mark.parametrize("name, env_id", [("cartpole", "CartPole-v1"), ("frozenlake", "FrozenLake-v1"),
+                                           ("pendulum", "Pendulum-v1")])
+def test_check_env_through_the_gateway(served, name, env_id):
     server, root = served
     env = WWMEnv(server.url(name), spaces=str(root / "worlds" / name))
-    assert env.observation_space == gym.make({"cartpole": "CartPole-v1", "frozenlake": "FrozenLake-v1"}[name]
-                                             ).observation_space
+    local = gym.make(env_id)
+    assert (env.observation_space, env.action_space) == (local.observation_space, local.action_space)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warnings.filterwarnings("ignore", "(?s).*Box observation space m[a-z]+ value is -?infinity")  # CartPole's own bounds
+        # warnings about the environments' own spaces (CartPole's infinite bounds, Pendulum's [-2, 2] action)
+        warnings.filterwarnings("ignore", "(?s).*Box observation space m[a-z]+ value is -?infinity")
+        warnings.filterwarnings("ignore", "(?s).*we recommend using a symmetric and normalized space")
         check_env(env, skip_render_check=True)
     env.close()
 
