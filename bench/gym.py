@@ -3,10 +3,12 @@
 the CGI gateway under lighttpd, side by side in one run.
 
 Throughput
-    Steps per second of a random policy through ``gymnasium.make`` (local),
-    ``WWMEnv`` over the World's folder (the gateway core in-process, files to
-    Program 1), over ``wwm serve`` (HTTP on 127.0.0.1) and over
-    ``cgi-bin/wwm.py`` under lighttpd (one CGI process per query).
+    Steps per second through ``gymnasium.make`` (local), ``WWMEnv`` over the
+    World's folder (the gateway core in-process, files to Program 1), over
+    ``wwm serve`` (HTTP on 127.0.0.1) and over ``cgi-bin/wwm.py`` under
+    lighttpd (one CGI process per query), for a random policy (episodes of
+    about 22 steps: every episode is a new run, a new Program 1) and for a
+    balancing rule (episodes of hundreds of steps: the cost of a step).
 
 Learning
     Stable-Baselines3 PPO (MlpPolicy, default hyper-parameters except
@@ -73,16 +75,22 @@ def start_cgi(base: Path, root: Path) -> tuple[object, str]:
     return proc, f"http://127.0.0.1:{port}{gwkit.CGI_PREFIX}worlds/"
 
 
-def random_steps(make, steps: int, seed: int = 0) -> float:
-    """Steps per second of a random policy (resets included)."""
+def balance(obs: np.ndarray) -> np.ndarray:
+    """Push towards the side the pole falls to: long episodes, so steps (not run starts) are timed."""
+    return (obs[..., 2] + 0.5 * obs[..., 3] > 0).astype(np.int64)
+
+
+def policy_steps(make, steps: int, policy: str, seed: int = 0) -> float:
+    """Steps per second of the random or the balancing policy (resets included)."""
     env = make()
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
-    env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed)
     for _ in range(steps):
-        _, _, term, trunc, _ = env.step(int(rng.integers(0, 2)))
+        action = int(rng.integers(0, 2)) if policy == "random" else int(balance(obs))
+        obs, _, term, trunc, _ = env.step(action)
         if term or trunc:
-            env.reset()
+            obs, _ = env.reset()
     rate = steps / (time.perf_counter() - started)
     env.close()
     return rate
@@ -121,7 +129,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=20000, help="PPO budget, local and wwm serve")
     ap.add_argument("--cgi-steps", type=int, default=2048, help="PPO budget through CGI (and a local run beside it)")
-    ap.add_argument("--random-steps", type=int, default=2000, help="random-policy steps per transport (CGI: a tenth)")
+    ap.add_argument("--random-steps", type=int, default=2000, help="throughput steps per transport (CGI: a tenth)")
     ap.add_argument("--quick", action="store_true", help="a short run: 4096 / 512 / 500 steps")
     args = ap.parse_args()
     if args.quick:
@@ -141,11 +149,13 @@ def main() -> None:
         "serve": lambda: WWMEnv(served.url("cartpole"), spaces=folder),
         "cgi": lambda: WWMEnv(cgi_base + "cartpole", spaces=folder),
     }
-    report = {"scale": vars(args), "random_steps_per_s": {}, "ppo": {}, "vector_steps_per_s": {}}
+    report = {"scale": vars(args), "steps_per_s": {"random": {}, "balance": {}}, "ppo": {},
+              "vector_steps_per_s": {}}
     try:
-        for name, make in transports.items():
-            n = args.random_steps // 10 if name == "cgi" else args.random_steps
-            report["random_steps_per_s"][name] = round(random_steps(make, n), 1)
+        for policy in ("random", "balance"):
+            for name, make in transports.items():
+                n = args.random_steps // 10 if name == "cgi" else args.random_steps
+                report["steps_per_s"][policy][name] = round(policy_steps(make, n, policy), 1)
         n_steps = 512 if args.steps >= 4096 else 128
         report["ppo"][f"local@{args.steps}"] = train(transports["local"], args.steps, n_steps)
         report["ppo"][f"serve@{args.steps}"] = train(transports["serve"], args.steps, n_steps)
@@ -153,19 +163,19 @@ def main() -> None:
         report["ppo"][f"cgi@{args.cgi_steps}"] = train(transports["cgi"], args.cgi_steps, 128)
         for n in (1, 2, 4):
             vec = make_vec(served.url("cartpole"), n, mode="async", spaces=folder)
-            vec.reset(seed=0)
-            rng = np.random.default_rng(0)
+            obs, _ = vec.reset(seed=0)
             rounds = max(50, args.random_steps // (2 * n))
             started = time.perf_counter()
             for _ in range(rounds):
-                vec.step(rng.integers(0, 2, n))
+                obs, *_ = vec.step(balance(obs))
             report["vector_steps_per_s"][n] = round(rounds * n / (time.perf_counter() - started), 1)
             vec.close()
     finally:
         served.stop()
         gwkit.stop_process(cgi_proc)
         gwkit.kill_program1(base / "cgi-runs")
-    print("random policy, steps/s:  " + "  ".join(f"{k} {v}" for k, v in report["random_steps_per_s"].items()))
+    for policy, rates in report["steps_per_s"].items():
+        print(f"{policy + ' policy, steps/s:':<25}" + "  ".join(f"{k} {v}" for k, v in rates.items()))
     print(f"{'PPO run':<16}{'steps':>8}{'steps/s':>10}{'eval return':>13}{'train return':>14}")
     for k, v in report["ppo"].items():
         print(f"{k:<16}{v['steps']:>8}{v['steps_per_s']:>10}{v['eval_return']:>13}{v['train_return_last']!s:>14}")

@@ -24,6 +24,7 @@ def test_discrete_with_start_and_labels():
 def test_box_float32_round_trips_exactly_and_short():
     c = codec(CARTPOLE_BOX)
     rng = np.random.default_rng(0)
+    assert c.parse("0 inf 0 -inf")[1] == np.inf   # CartPole's velocities are unbounded
     for _ in range(200):
         v = rng.normal(0, 1, 4).astype(np.float32) * np.float32([1, 10, 0.1, 10])
         v[0], v[2] = np.clip(v[0], -4.8, 4.8), np.clip(v[2], -0.41, 0.41)
@@ -111,3 +112,16 @@ def test_spec_of_round_trips_gymnasium_spaces():
         spec = spec_of(space)
         parsed = tomllib.loads("x = " + to_toml(spec))["x"]
         assert codec(parsed).space == space, (space, to_toml(spec))
+
+
+@pytest.mark.parametrize("text", ["nan 0 0 0", "1e999 0 0 0", "9" * 5000 + " 0 0 0", "0x10 0 0 0", "", "0 0 0 0 0",
+                                  "１ 0 0 0", "1_0 0 0 0", "0 infinity 0 0"])
+def test_box_refuses_hostile_numbers(text):
+    with pytest.raises(SpaceError):
+        codec(CARTPOLE_BOX).parse(text)
+
+
+@pytest.mark.parametrize("text", ["9" * 5000, "1e3", "１", "0x1", "-"])
+def test_discrete_refuses_hostile_numbers(text):
+    with pytest.raises(SpaceError):
+        codec({"type": "Discrete", "n": 2}).parse(text)

@@ -59,6 +59,9 @@ from wwm.gateway.core import parse_xml
 __all__ = ["SpaceError", "Codec", "codec", "spec_of", "text_spec", "to_toml", "format_value"]
 
 SEPARATORS = re.compile(r"[\s,]+")
+# ASCII only: Python's int() and float() would also take "１", "1_000" or "infinity"
+INTEGER = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
+NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|nan)", re.ASCII)
 # sampling alphabet for a Text space that accepts any character
 SAMPLE_CHARS = string.ascii_letters + string.digits + string.punctuation + " "
 
@@ -151,7 +154,7 @@ class DiscreteCodec(Codec):
         word = text.strip()
         if self.labels and word.upper() in self.index:
             return self.check(np.int64(self.space.start + self.index[word.upper()]), text)
-        if not re.fullmatch(r"[+-]?\d{1,18}", word):
+        if not INTEGER.fullmatch(word):
             raise self.error(text, "not an integer" + (f" nor one of {', '.join(self.labels)}" if self.labels else ""))
         return self.check(np.int64(int(word)), text)
 
@@ -168,11 +171,11 @@ class ArrayCodec(Codec):
         shape = self.space.shape
         if len(words) != int(np.prod(shape)):
             raise self.error(text, f"{len(words)} numbers, not {int(np.prod(shape))}")
+        integer = np.issubdtype(self.space.dtype, np.integer)
+        if not all((INTEGER if integer else NUMBER).fullmatch(w) for w in words):
+            raise self.error(text, "not numbers of its type")
         try:
-            if np.issubdtype(self.space.dtype, np.integer):
-                nums = [int(w) for w in words]
-            else:
-                nums = [float(w) for w in words]
+            nums = [int(w) for w in words] if integer else [float(w) for w in words]
             arr = np.array(nums, dtype=self.space.dtype).reshape(shape)
         except (ValueError, OverflowError):
             raise self.error(text, "not numbers of its type") from None
