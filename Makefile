@@ -13,3 +13,4 @@ test: setup
 bench: setup
 	python3 bench/lib_roundtrip.py --n 2000
 	python3 bench/gateway.py
+	python3 bench/gym.py --quick

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,9 +67,6 @@ def start_cgi(base: Path, root: Path) -> tuple[object, str]:
     cgi_bin = gwkit.install_cgi(files / "cgi-bin").parent
     (files / "lighttpd.conf").write_text(conf.format(htdocs=files / "htdocs", port=port, files=files,
                                                      cgi_bin=cgi_bin, root=root, runs=runs, repo=REPO))
-    import shutil
-    import subprocess
-
     lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
     proc = subprocess.Popen([lighttpd, "-D", "-f", str(files / "lighttpd.conf")], stdin=subprocess.DEVNULL,
                             stdout=open(files / "stdout.log", "ab"), stderr=subprocess.STDOUT)
@@ -174,6 +173,7 @@ def main() -> None:
         served.stop()
         gwkit.stop_process(cgi_proc)
         gwkit.kill_program1(base / "cgi-runs")
+        shutil.rmtree(base, ignore_errors=True)
     for policy, rates in report["steps_per_s"].items():
         print(f"{policy + ' policy, steps/s:':<25}" + "  ".join(f"{k} {v}" for k, v in rates.items()))
     print(f"{'PPO run':<16}{'steps':>8}{'steps/s':>10}{'eval return':>13}{'train return':>14}")

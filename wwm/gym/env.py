@@ -13,7 +13,6 @@ Gymnasium environment served as a World does, when its time limit ends the run).
 from __future__ import annotations
 
 import json
-import os
 
 import gymnasium as gym
 

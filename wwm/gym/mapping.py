@@ -25,7 +25,8 @@ Dict            ``spaces``: a table of the above (not Dict or Text with     ``ke
 Text rules, both ways:
 
 - Numbers are separated by spaces (commas are read too: ``robot: 5,3``),
-  row-major for a Box with several dimensions. Whole numbers print without a
+  row-major for a Box with several dimensions; only ASCII numbers are read
+  (integers of at most 18 digits, decimals, ``inf``, ``nan``). Whole numbers print without a
   decimal point; float32 values print in their shortest form that reads back
   to the same float32 (``0.1``), float64 values as Python's ``repr``;
   ``inf``, ``-inf`` and ``nan`` as written.
