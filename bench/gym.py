@@ -19,6 +19,14 @@ Learning
     the last training episodes, and training steps/s. CGI trains for a smaller
     budget (``--cgi-steps``) with a local run of the same budget beside it.
 
+openai/gym-http-api (optional)
+    Its ``gym_http_server.py`` as shipped (Flask's own server, one ``gym``
+    environment per instance, JSON) with ``--gym-http-api FILE --gym-http-python PY``:
+    the server needs the old ``gym`` API, e.g. a venv with
+    ``pip install "gym==0.25.2" "numpy<2" flask six``. Stepped through a small
+    ``gymnasium.Env`` adapter over ``requests``, like its own Python client;
+    throughput and PPO at the main budget, side by side with the others.
+
 Vector scaling
     ``gymnasium.vector.AsyncVectorEnv`` over N runs of the served World
     (``wwm.gym.make_vec``), N = 1, 2, 4: total steps per second.
@@ -27,11 +35,13 @@ The World is made as a user makes it: ``wwm new world cartpole --gymnasium CartP
 Prints a table, then one JSON line.
 
     python bench/gym.py [--steps 20000] [--cgi-steps 2048] [--quick]
+                        [--gym-http-api gym_http_server.py --gym-http-python VENV/bin/python]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -72,6 +82,49 @@ def start_cgi(base: Path, root: Path) -> tuple[object, str]:
                             stdout=open(files / "stdout.log", "ab"), stderr=subprocess.STDOUT)
     gwkit.wait_ready(proc, port, gwkit.CGI_PREFIX, files / "error.log")
     return proc, f"http://127.0.0.1:{port}{gwkit.CGI_PREFIX}worlds/"
+
+
+class GymHttpApiEnv(gym.Env):
+    """CartPole through openai/gym-http-api: POST /v1/envs/, …/reset/, …/step/."""
+
+    def __init__(self, base: str):
+        import requests
+
+        self.base, self.http, self.instance = base, requests.Session(), None
+        local = gym.make(ENV_ID)
+        self.observation_space, self.action_space = local.observation_space, local.action_space
+
+    def _post(self, path: str, body: dict) -> dict:
+        reply = self.http.post(self.base + path, json=body, timeout=60)
+        reply.raise_for_status()
+        return reply.json() if reply.content else {}   # close answers 204
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if self.instance is None or seed is not None:   # its server seeds an instance when it makes it
+            self.close()
+            self.instance = self._post("/v1/envs/", {"env_id": ENV_ID, "seed": seed})["instance_id"]
+        obs = self._post(f"/v1/envs/{self.instance}/reset/", {})["observation"]
+        return np.array(obs, dtype=np.float32), {}
+
+    def step(self, action):
+        doc = self._post(f"/v1/envs/{self.instance}/step/", {"action": int(action)})
+        truncated = bool(doc["info"].get("TimeLimit.truncated", False))
+        return (np.array(doc["observation"], dtype=np.float32), float(doc["reward"]),
+                bool(doc["done"]) and not truncated, truncated, {})
+
+    def close(self):
+        if self.instance is not None:
+            self._post(f"/v1/envs/{self.instance}/close/", {})
+            self.instance = None
+
+
+def start_gym_http_api(server: str, python: str, base: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([python, server, "--port", str(port)], cwd=base, stdin=subprocess.DEVNULL,
+                            stdout=open(base / "gym-http-api.log", "ab"), stderr=subprocess.STDOUT)
+    gwkit.wait_ready(proc, port, "/v1/envs/", base / "gym-http-api.log")
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def balance(obs: np.ndarray) -> np.ndarray:
@@ -130,6 +183,8 @@ def main() -> None:
     ap.add_argument("--cgi-steps", type=int, default=2048, help="PPO budget through CGI (and a local run beside it)")
     ap.add_argument("--random-steps", type=int, default=2000, help="throughput steps per transport (CGI: a tenth)")
     ap.add_argument("--quick", action="store_true", help="a short run: 4096 / 512 / 500 steps")
+    ap.add_argument("--gym-http-api", metavar="FILE", help="openai/gym-http-api's gym_http_server.py")
+    ap.add_argument("--gym-http-python", metavar="PY", default="python3", help="the interpreter for it (old gym)")
     args = ap.parse_args()
     if args.quick:
         args.steps, args.cgi_steps, args.random_steps = 4096, 512, 500
@@ -148,6 +203,10 @@ def main() -> None:
         "serve": lambda: WWMEnv(served.url("cartpole"), spaces=folder),
         "cgi": lambda: WWMEnv(cgi_base + "cartpole", spaces=folder),
     }
+    ghapi_proc = None
+    if args.gym_http_api:
+        ghapi_proc, ghapi_base = start_gym_http_api(os.path.abspath(args.gym_http_api), args.gym_http_python, base)
+        transports["gym-http-api"] = lambda: GymHttpApiEnv(ghapi_base)
     report = {"scale": vars(args), "steps_per_s": {"random": {}, "balance": {}}, "ppo": {},
               "vector_steps_per_s": {}}
     try:
@@ -158,6 +217,8 @@ def main() -> None:
         n_steps = 512 if args.steps >= 4096 else 128
         report["ppo"][f"local@{args.steps}"] = train(transports["local"], args.steps, n_steps)
         report["ppo"][f"serve@{args.steps}"] = train(transports["serve"], args.steps, n_steps)
+        if ghapi_proc:
+            report["ppo"][f"gym-http-api@{args.steps}"] = train(transports["gym-http-api"], args.steps, n_steps)
         report["ppo"][f"local@{args.cgi_steps}"] = train(transports["local"], args.cgi_steps, 128)
         report["ppo"][f"cgi@{args.cgi_steps}"] = train(transports["cgi"], args.cgi_steps, 128)
         for n in (1, 2, 4):
@@ -172,6 +233,8 @@ def main() -> None:
     finally:
         served.stop()
         gwkit.stop_process(cgi_proc)
+        if ghapi_proc:
+            gwkit.stop_process(ghapi_proc)
         gwkit.kill_program1(base / "cgi-runs")
         shutil.rmtree(base, ignore_errors=True)
     for policy, rates in report["steps_per_s"].items():
