@@ -13,6 +13,7 @@ test: setup
 bench: setup
 	python3 bench/lib_roundtrip.py --n 2000
 	python3 bench/gateway.py
+	python3 bench/gym.py --quick
 
 # Rebuild the one-file CGI gateway from wwm/protocol and wwm/gateway (a test checks it is current).
 cgi:

@@ -27,6 +27,8 @@ setup(
         "serve": ["gunicorn>=22"],
         # the knowledge graph: embedded Oxigraph through rdflib; `oxigraph` is the SPARQL server CLI
         "knowledge": ["rdflib>=7.0", "pyoxigraph>=0.5,<0.6", "oxrdflib>=0.5,<0.6", "oxigraph>=0.5,<0.6"],
+        # Gymnasium both ways (wwm.gym); sb3 only for bench/gym.py. torch stays pinned above.
+        "gym": ["gymnasium==1.4.0", "stable-baselines3==2.9.2", "torch==2.13.0"],
         "test": ["pytest>=8", "gunicorn>=22", "playwright>=1.40"],
     },
     entry_points={"console_scripts": ["wwm = wwm.cli:main"]},

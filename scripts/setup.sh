@@ -35,5 +35,5 @@ fi
 PY=${PYTHON:-python3}
 # torch first, pinned: the CPU build. A looser requirement would pull gigabytes of CUDA packages.
 $PY -c "import torch" 2>/dev/null || $PY -m pip install -q torch==2.13.0
-$PY -m pip install -q -e ".[fungus,test,serve,knowledge]"
+$PY -m pip install -q -e ".[fungus,test,serve,knowledge,gym]"
 echo "setup: done" >&2

@@ -115,12 +115,16 @@ def serve_command(root, runs, host, port, threads):
 @click.option("--lang", type=click.Choice(["python", "sh", "c", "perl", "js"]), default="python",
               show_default=True, help="Language of the template.")
 @click.option("--root", default=".", show_default=True, help="Create ROOT/minds/NAME or ROOT/worlds/NAME.")
-def new_command(kind, name, lang, root):
-    """Create a new Mind or World from the hello template in LANG."""
-    from wwm.scaffold import scaffold
+@click.option("--gymnasium", "env_id", metavar="ENV_ID",
+              help="A World that serves this Gymnasium environment (e.g. CartPole-v1) instead of a template.")
+def new_command(kind, name, lang, root, env_id):
+    """Create a new Mind or World from the hello template in LANG, or a World serving a Gymnasium environment."""
+    from wwm.scaffold import scaffold, scaffold_gymnasium
 
+    if env_id and kind != "world":
+        raise WWMUsageError("--gymnasium makes a World: wwm new world NAME --gymnasium ENV_ID")
     try:
-        path = scaffold(kind, name, lang, root)
+        path = scaffold_gymnasium(name, env_id, root) if env_id else scaffold(kind, name, lang, root)
     except (ValueError, FileExistsError) as exc:
         raise WWMUsageError(str(exc)) from None
     click.echo(f"created {path}\ntry it: wwm run {'worlds/hello-python ' if kind == 'mind' else ''}{path}"

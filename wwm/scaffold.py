@@ -50,3 +50,26 @@ def scaffold(kind: str, name: str, lang: str, root: str = ".") -> str:
     with open(os.path.join(dest, "wwm.toml"), "w", encoding="utf-8") as f:
         f.write(manifest)
     return dest
+
+
+def scaffold_gymnasium(name: str, env_id: str, root: str = ".") -> str:
+    """A World folder ``root/worlds/name`` serving the Gymnasium environment ``env_id``."""
+    if not NAME_RE.match(name) or ".." in name:
+        raise ValueError(f"invalid name {name!r}: use letters, digits, '.', '_' and '-' (64 at most)")
+    import gymnasium
+
+    from wwm.gym.world import WORLD_PY, manifest
+
+    try:
+        text = manifest(name, env_id)
+    except (gymnasium.error.Error, ImportError, ModuleNotFoundError) as exc:
+        raise ValueError(f"cannot make the Gymnasium environment {env_id!r}: {exc}") from None
+    dest = os.path.join(root, "worlds", name)
+    if os.path.exists(dest):
+        raise FileExistsError(f"{dest} already exists")
+    os.makedirs(dest)
+    with open(os.path.join(dest, "wwm.toml"), "w", encoding="utf-8") as f:
+        f.write(text)
+    with open(os.path.join(dest, "world.py"), "w", encoding="utf-8") as f:
+        f.write(WORLD_PY.format(env_id=env_id))
+    return dest
