@@ -7,7 +7,7 @@ Worlds, 7 triples a run: type, world, mind, score, steps, outcome, source):
 - ``embedded``: Oxigraph in a folder through rdflib (wwm.knowledge.EmbeddedStore, the default);
 - ``oxigraph-serve``: a real ``oxigraph serve`` on 127.0.0.1 (wwm.knowledge.RemoteStore, HTTP);
 - ``rdflib-memory``: rdflib's own in-memory graph and SPARQL engine (up to ``--rdflib-max`` triples);
-- ``sqlite``: the same runs in a scoreboard file (the gateway's own schema, wwm.gateway.core.Scoreboard).
+- ``sqlite``: the same runs in a scoreboard file (the gateway's own schema, wwm.gateway.scoreboard.Scoreboard).
 
 Load: triples (rows) per second through the store's ``add`` in batches of 5,000;
 then the score summaries (``writers.update_summaries``, all at once as a rebuild does: runs and mean score of
@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO / "tests" / "knowledge"))
 from rdflib import Literal, URIRef  # noqa: E402
 from rdflib.namespace import RDF, XSD  # noqa: E402
 
-from wwm.gateway import core  # noqa: E402
+from wwm.gateway.scoreboard import Scoreboard  # noqa: E402
 from wwm.knowledge.store import EmbeddedStore, MemoryStore, RemoteStore  # noqa: E402
 from wwm.knowledge.writers import top_minds, update_summaries  # noqa: E402
 from wwm.knowledge.terms import WWM  # noqa: E402
@@ -114,7 +114,7 @@ def bench_store(name, store, runs, worlds, queries, summarise=True):
 
 def bench_sqlite(path, runs, worlds, queries):
     t0 = time.perf_counter()
-    core.Scoreboard(path)._db().close()  # the gateway's own table
+    Scoreboard(path)._db().close()  # the gateway's own table
     db = sqlite3.connect(path)
     with db:
         db.executemany("INSERT INTO runs (run, server, kind, world, minds, steps, score, score_value, start, end, "

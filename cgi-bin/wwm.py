@@ -1643,6 +1643,8 @@ class Gateway:
         }
         if server.params:
             fields["params"] = " ".join(f"{k}={_show(v)}" for k, v in server.params.items())
+        if isinstance(m.get("spaces"), dict):  # a World's Gymnasium spaces (docs/gymnasium.md), as JSON
+            fields["spaces"] = json.dumps(m["spaces"], sort_keys=True)
         return Outcome("Describe", server.id, fields=fields)
 
     def start_run(self, server: Server, seed: str | None = None, minds: str | None = None,

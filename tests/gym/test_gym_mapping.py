@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces as gs
 
-from wwm.gateway.core import GatewayError
+from wwm.protocol.errors import GatewayError
 from wwm.gym.mapping import SpaceError, codec, spec_of, to_toml
 
 CARTPOLE_BOX = {"type": "Box", "low": [-4.8, float("-inf"), -0.41887903, float("-inf")],

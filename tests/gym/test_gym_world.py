@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 
 from gymkit import Served, make_gym_root, wwm
 from wwm.client import connect
-from wwm.errors import GatewayError
+from wwm.protocol.errors import GatewayError
 from wwm.gym import WWMEnv, make_vec
 from wwmtest import REPO
 
@@ -63,7 +63,7 @@ def test_new_world_declares_the_environments_spaces(served):
                                            ("pendulum", "Pendulum-v1")])
 def test_check_env_through_the_gateway(served, name, env_id):
     server, root = served
-    env = WWMEnv(server.url(name), spaces=str(root / "worlds" / name))
+    env = WWMEnv(server.url(name))  # the spaces come from Describe
     local = gym.make(env_id)
     assert (env.observation_space, env.action_space) == (local.observation_space, local.action_space)
     with warnings.catch_warnings():
@@ -117,7 +117,7 @@ def test_strict_world_ends_only_that_run_with_the_reason(served):
 def test_vector_over_remote_runs_matches_local_copies(served):
     server, root = served
     n, seed = 3, 11
-    remote = make_vec(server.url("cartpole"), n, mode="async", spaces=str(root / "worlds" / "cartpole"))
+    remote = make_vec(server.url("cartpole"), n, mode="async")
     local = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1") for _ in range(n)])
     assert remote.single_observation_space == local.single_observation_space
     ro, _ = remote.reset(seed=seed)
@@ -145,7 +145,7 @@ def test_ppo_smoke_trains_through_http(served):
     from stable_baselines3 import PPO
 
     server, root = served
-    env = WWMEnv(server.url("cartpole"), spaces=str(root / "worlds" / "cartpole"))
+    env = WWMEnv(server.url("cartpole"))
     model = PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=1, seed=0, device="cpu")
     model.learn(total_timesteps=256)
     assert model.num_timesteps >= 256

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from wwm.cli import cli
-from wwm.gateway import core
+from wwm.gateway.scoreboard import Scoreboard
 
 
 @pytest.fixture(params=["embedded", "remote"])
@@ -32,7 +32,7 @@ def test_sync_query_dump_load(location, tmp_path):
 
     root = make_root(tmp_path)
     (root / "runs").mkdir()
-    core.Scoreboard(str(root / "runs" / "scores.sqlite")).record(
+    Scoreboard(str(root / "runs" / "scores.sqlite")).record(
         {"run": "r" * 22, "server": "worlds/songs", "kind": "world", "world": "worlds/songs",
          "minds": "minds/popularity", "steps": 5, "score": "0.5", "start": 1.0, "end": 2.0, "outcome": "done",
          "source": "gateway"})

@@ -16,7 +16,7 @@ from lxml import etree
 from rdflib import Graph, Literal, URIRef
 
 from kgkit import free_port
-from wwm.gateway import core
+from wwm.gateway.scoreboard import Scoreboard
 from wwm.gateway.wsgi import create_app
 from wwm.knowledge.terms import WWM
 from wwmtest import REPO
@@ -35,7 +35,7 @@ def app(request, tmp_path, monkeypatch):
     root = make_root(tmp_path)
     runs = tmp_path / "runs"
     runs.mkdir()
-    core.Scoreboard(str(runs / "scores.sqlite")).record(RUN)
+    Scoreboard(str(runs / "scores.sqlite")).record(RUN)
     if request.param == "embedded":
         location = str(tmp_path / "kg")
     else:
@@ -90,7 +90,7 @@ def test_kept_in_step_with_the_scoreboard(app):
     c = app.test_client()
     q = "SELECT ?r WHERE { ?r a <https://w3id.org/wwm/ns#Run> }"
     assert len(c.get("/sparql", query_string={"query": q}).get_json()["results"]["bindings"]) == 1
-    core.Scoreboard(os.path.join(app.config["RUNS"], "scores.sqlite")).record(dict(RUN, run="s" * 22, start=time.time()))
+    Scoreboard(os.path.join(app.config["RUNS"], "scores.sqlite")).record(dict(RUN, run="s" * 22, start=time.time()))
     assert len(c.get("/sparql", query_string={"query": q}).get_json()["results"]["bindings"]) == 2
 
 

@@ -17,7 +17,7 @@ import json
 import gymnasium as gym
 
 from wwm.client.client import LocalTransport, Run, connect
-from wwm.gateway import core
+from wwm.protocol.manifest import DEFAULT_LIMITS, load_server
 from wwm.gym.mapping import Codec, SpaceError, codec, text_spec
 from wwm.program import split_reward
 
@@ -40,7 +40,7 @@ def declared_spaces(server) -> dict:
 
 
 def _manifest_spaces(folder: str) -> dict:
-    return dict(core.load_server(folder).manifest.get("spaces") or {})
+    return dict(load_server(folder).manifest.get("spaces") or {})
 
 
 class WWMEnv(gym.Env):
@@ -83,7 +83,7 @@ class WWMEnv(gym.Env):
     def _max_payload(self) -> int:
         if isinstance(self.server.transport, LocalTransport):
             return int(self.server.transport.server.limits["max_payload"])
-        return int(core.DEFAULT_LIMITS["max_payload"])
+        return int(DEFAULT_LIMITS["max_payload"])
 
     def _observe(self, payload: str):
         state, reward = split_reward(payload)
@@ -99,8 +99,7 @@ class WWMEnv(gym.Env):
         # Unseeded resets draw the run's seed from the env's generator, so
         # reset(seed=s) followed by reset() repeats, as Gymnasium expects.
         run_seed = seed if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
-        doc = self.server.transport.call("StartRun", seed=str(run_seed), **{**self.params, **(options or {})})
-        self.run = Run(self.server, doc["run"])
+        self.run = self.server.start_run(run_seed, params={**self.params, **(options or {})})
         self.steps, self.score = 0, ""
         obs, _ = self._observe(self.run.get_state())
         return obs, {"state": self.state, "run": self.run.id}

@@ -55,7 +55,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 from gymnasium import spaces as gs
 
-from wwm.gateway.core import parse_xml
+from wwm.protocol.xmlsafe import parse_xml
 
 __all__ = ["SpaceError", "Codec", "codec", "spec_of", "text_spec", "to_toml", "format_value"]
 

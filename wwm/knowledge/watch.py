@@ -73,7 +73,8 @@ class ServerWatch(FileSystemEventHandler):
 
     def flush(self) -> None:
         """Describe again, or forget, every server folder touched since the last flush."""
-        from wwm.gateway import core
+        from wwm.protocol.errors import GatewayError, NotFound
+        from wwm.protocol.manifest import NAME_RE, load_server
 
         with self.lock:
             touched, self.pending, self.timer = sorted(self.pending), set(), None
@@ -81,11 +82,11 @@ class ServerWatch(FileSystemEventHandler):
             folder = os.path.join(self.root, server_id)
             try:
                 try:
-                    if not core.NAME_RE.match(server_id.split("/")[1]):
-                        raise core.NotFound(server_id)
-                    writers.record_server(self.store, core.load_server(folder), self.base)
+                    if not NAME_RE.match(server_id.split("/")[1]):
+                        raise NotFound(server_id)
+                    writers.record_server(self.store, load_server(folder), self.base)
                     change = "update"
-                except core.GatewayError:  # gone, or a manifest that no longer reads: hidden, as in the index
+                except GatewayError:  # gone, or a manifest that no longer reads: hidden, as in the index
                     writers.forget_server(self.store, server_id, self.base)
                     change = "delete"
             except StoreError:

@@ -41,7 +41,7 @@ def server_iri(server_id: str, base: str = DEFAULT_BASE) -> URIRef:
 
 
 def record_server(store: KnowledgeStore, server, base: str = DEFAULT_BASE, node: str | None = None) -> URIRef:
-    """Describe one server (a ``wwm.gateway.core.Server``) from its manifest, as Describe does."""
+    """Describe one server (a ``wwm.gateway.Server``) from its manifest, as Describe does."""
     s = server_iri(server.id, base)
     m = server.manifest
     triples = [(s, RDF.type, _KIND_CLASS[server.kind]), (s, SCHEMA.name, Literal(server.name)),
@@ -71,9 +71,10 @@ def _society_members(folder: str) -> list[str]:
 def record_servers(store: KnowledgeStore, root: str, base: str = DEFAULT_BASE, node: str | None = None,
                    ) -> list[URIRef]:
     """Describe every server under ``root`` (worlds/ and minds/), and forget those that are gone."""
-    from wwm.gateway import core
+    from wwm.gateway.scoreboard import Scoreboard
+    from wwm.protocol.manifest import Server, list_servers
 
-    done = [record_server(store, server, base, node) for server in core.list_servers(root)]
+    done = [record_server(store, server, base, node) for server in list_servers(root)]
     known = {str(r.s) for r in store.query("SELECT ?s WHERE { ?s <https://w3id.org/wwm/ns#path> ?path }")}
     for gone in known - {str(s) for s in done}:
         if gone.startswith(base):
@@ -112,7 +113,7 @@ def _run_triples(row: dict, base: str) -> tuple[URIRef, list]:
 
 
 def record_run(store: KnowledgeStore, row: dict, base: str = DEFAULT_BASE) -> URIRef:
-    """Describe one scoreboard record (``wwm.gateway.core.Scoreboard`` columns)."""
+    """Describe one scoreboard record (``wwm.gateway.Scoreboard`` columns)."""
     r, triples = _run_triples(row, base)
     store.replace(r, triples)
     return r
@@ -238,23 +239,20 @@ def _key(*parts: str) -> str:
 def record_catalog(store: KnowledgeStore, catalog=None, base: str = DEFAULT_BASE) -> int:
     """Write the song catalog; returns the number of songs.
 
-    Tracks with the same normalised title and artists (the same song listed
-    on several albums or compilations) become one ``schema:MusicRecording``
-    with every Spotify id (``wwm:spotifyId``, ``owl:sameAs`` the track page),
-    every genre, the highest popularity, and the audio features of its most
-    popular listing.
+    The catalog already holds one record per song (wwm.songs.catalog merges
+    listings with the same normalised title and artists, keeping every genre);
+    each becomes one ``schema:MusicRecording`` with every Spotify id it is known
+    by (``wwm:spotifyId``, ``owl:sameAs`` the track page: its own and its aliases).
     """
     from wwm.songs.catalog import load_catalog, normalize
 
     catalog = catalog or load_catalog()
-    songs: dict[str, list] = {}
-    for t in catalog.tracks:
-        key = normalize(t.name) + "\x1f" + ";".join(sorted(normalize(a) for a in t.artist_list))
-        songs.setdefault(key, []).append(t)
+    known_as: dict[str, list[str]] = {t.id: [t.id] for t in catalog.tracks}
+    for alias, song in catalog.aliases.items():
+        known_as.setdefault(song, [song]).append(alias)
     triples, artists, albums = [], {}, {}
-    for key, listing in songs.items():
-        listing.sort(key=lambda t: (-t.popularity, t.id))
-        best = listing[0]
+    for best in catalog.tracks:
+        key = normalize(best.name) + "\x1f" + ";".join(sorted(normalize(a) for a in best.artist_list))
         s = iri(base, "songs", _key(key))
         triples += [(s, RDF.type, SCHEMA.MusicRecording), (s, SCHEMA.name, Literal(best.name)),
                     (s, WWM.normalizedName, Literal(normalize(best.name))),
@@ -262,24 +260,23 @@ def record_catalog(store: KnowledgeStore, catalog=None, base: str = DEFAULT_BASE
                     (s, WWM.durationMs, Literal(int(best.raw["duration_ms"]))),
                     (s, WWM.explicit, Literal(bool(best.raw["explicit"])))]
         triples += [(s, WWM[f], Literal(float(best.raw[f]), datatype=XSD.double)) for f in _FEATURES]
-        for g in sorted({g for t in listing for g in t.genres}):
+        for g in sorted(best.genres):
             triples.append((s, SCHEMA.genre, Literal(g)))
-        for t in listing:
-            triples += [(s, WWM.spotifyId, Literal(t.id)),
-                        (s, OWL.sameAs, iri("https://open.spotify.com/track/", t.id))]
+        for track_id in sorted(known_as[best.id]):
+            triples += [(s, WWM.spotifyId, Literal(track_id)),
+                        (s, OWL.sameAs, iri("https://open.spotify.com/track/", track_id))]
         for name in best.artist_list:
             a = artists.setdefault(normalize(name), (iri(base, "artists", _key(normalize(name))), name))[0]
             triples.append((s, SCHEMA.byArtist, a))
-        for t in listing:
-            if t.album:
-                album = albums.setdefault((normalize(t.album), key), iri(base, "albums", _key(normalize(t.album), key)))
-                triples.append((s, SCHEMA.inAlbum, album))
-                triples += [(album, RDF.type, SCHEMA.MusicAlbum), (album, SCHEMA.name, Literal(t.album))]
+        if best.album:
+            album = albums.setdefault((normalize(best.album), key), iri(base, "albums", _key(normalize(best.album), key)))
+            triples.append((s, SCHEMA.inAlbum, album))
+            triples += [(album, RDF.type, SCHEMA.MusicAlbum), (album, SCHEMA.name, Literal(best.album))]
     for norm, (a, name) in artists.items():
         triples += [(a, RDF.type, SCHEMA.MusicGroup), (a, SCHEMA.name, Literal(name)),
                     (a, WWM.normalizedName, Literal(norm))]
     store.add(dict.fromkeys(triples))  # without repeats, in order
-    return len(songs)
+    return len(catalog.tracks)
 
 
 # Fixed texts: a variable that no VALUES binds matches anything.
