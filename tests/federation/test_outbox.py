@@ -146,3 +146,34 @@ def test_finished_gateway_runs_are_announced_once(make_app, tmp_path):
     for n in range(3):
         board.record(dict(base, run=f"more{n}", score="0.3", outcome="done"))
     assert len(announce_finished_runs(fed, since=now - 60)) == 1  # budget: 2 an hour
+
+
+def test_a_changed_or_removed_server_is_announced_to_its_followers(make_app, remote, test_root, tmp_path):
+    """A server folder changed under ROOT: an Update with the actor's new document; removed: a Delete."""
+    import json as json_
+    import shutil
+
+    from wwm.federation.blueprint import get_federation
+
+    root = tmp_path / "own-root"  # this test changes and removes a server: its own copy of the ROOT
+    shutil.copytree(test_root, root)
+    test_root = root
+    app = make_app(ROOT=str(root))
+    fed = get_federation(app)
+    name = fed.actors.by_server("minds/fungus").name
+    remote.add_actor("bob")
+    fed.store.add_follower(name, remote.actor_id("bob"), None, remote.actor_id("bob") + "/inbox", None, fed.clock())
+    manifest = test_root / "minds" / "fungus" / "wwm.toml"
+    manifest.write_text(manifest.read_text().replace("description = ", 'description = "Changed. " + ', 1)
+                        if 'description = "' not in manifest.read_text()
+                        else manifest.read_text().replace('description = "', 'description = "Changed. ', 1))
+    update = fed.server_changed("minds/fungus", "update")
+    assert update["type"] == "Update" and update["object"]["id"] == fed.actors.id(name)
+    assert "Changed." in json_.dumps(update["object"])
+    shutil.rmtree(test_root / "minds" / "fungus")
+    delete = fed.server_changed("minds/fungus", "delete")
+    assert delete["type"] == "Delete" and delete["object"] == fed.actors.id(name)
+    fed.run_pending()
+    got = [json_.loads(r["body"]) for r in remote.received]
+    assert [a["type"] for a in got] == ["Update", "Delete"]
+    assert fed.server_changed("minds/nothing-here", "update") is None

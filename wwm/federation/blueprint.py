@@ -15,6 +15,7 @@ worker when ``FEDERATION_WORKER`` is true (``wwm node`` sets it).
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, redirect, request
@@ -50,6 +51,13 @@ def init_app(app, federation: Federation | None = None) -> Federation | None:
         federation.ensure_keys()
         if app.config.get("FEDERATION_WORKER"):
             federation.start_worker()
+            knowledge = app.extensions.get("wwm.knowledge")
+            if knowledge is not None:  # a server folder added, changed or removed: followers hear of it
+                knowledge.listeners.append(federation.server_changed)
+                try:
+                    knowledge.open()  # the graph, and its watch on ROOT, start with the node
+                except Exception as exc:  # e.g. an embedded store another worker holds: /sparql says so
+                    logging.getLogger("wwm.federation").warning("knowledge graph not opened: %s", exc)
     return federation
 
 

@@ -172,6 +172,34 @@ class Federation:
         actor = self.actors.get(name)
         return None if actor is None else self.actors.document(actor, self.keys.public_pem(name))
 
+    def server_changed(self, server_id: str, change: str) -> dict | None:
+        """A server folder under ROOT was added, changed (``update``) or removed (``delete``):
+        its actor's followers get an ``Update`` with the new document, or a ``Delete``.
+        Returns the activity published, or None (no such actor, or nobody follows it)."""
+        import uuid
+
+        from .actors import AP_CONTEXT, AS_PUBLIC
+        from .outbox import publish
+
+        before = self.actors.by_server(server_id)
+        self.actors.invalidate()
+        after = self.actors.by_server(server_id)
+        actor = after or before
+        if actor is None:
+            return None
+        inboxes = self.store.follower_inboxes(actor.name)
+        if not inboxes:
+            return None
+        me = self.actors.id(actor.name)
+        activity = {"@context": AP_CONTEXT, "id": self.actors.object_url(uuid.uuid4().hex), "actor": me,
+                    "to": [AS_PUBLIC], "cc": [me + "/followers"]}
+        if after is not None and change != "delete":
+            activity.update(type="Update", object=self.actor_document(actor.name))
+        else:
+            activity.update(type="Delete", object=me)
+        publish(self, actor.name, activity, inboxes=inboxes)
+        return activity
+
     # -- the asynchronous side -----------------------------------------------------------
 
     def run_pending(self, limit: int = 50) -> int:

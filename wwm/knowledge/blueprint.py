@@ -63,7 +63,17 @@ class _Knowledge:
         self.lock = threading.Lock()
         self.watch_folders = bool(cfg.get("KNOWLEDGE_WATCH", True))
         self.store = self.watch = None
+        self.listeners = []  # called as listener(server_id, "update" | "delete") when a folder changes
         self.synced = None  # when the last scoreboard sync started
+
+    def _changed(self, server_id: str, change: str) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(server_id, change)
+            except Exception as exc:  # one listener's failure never stops the watch
+                import logging
+
+                logging.getLogger("wwm.knowledge").warning("server change not handled: %r", exc)
 
     def open(self):
         from wwm.knowledge import writers
@@ -75,7 +85,7 @@ class _Knowledge:
                 if self.watch_folders:  # from now on, server folders added, changed or removed go in live
                     from wwm.knowledge.watch import ServerWatch
 
-                    self.watch = ServerWatch(self.store, self.root).start()
+                    self.watch = ServerWatch(self.store, self.root, on_change=self._changed).start()
             now = time.time()
             if self.synced is None or now - self.synced >= self.sync_every:
                 since = None if self.synced is None else self.synced - 5  # overlap: writes racing the last sync
