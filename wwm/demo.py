@@ -39,8 +39,10 @@ def start_gateway(root: str, runs: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     log_path = os.path.join(os.path.dirname(runs), "gateway.log")  # a file: an unread pipe fills and blocks
     with open(log_path, "wb") as log:
+        from wwm.mycelium import demo_env
+
         proc = subprocess.Popen([sys.executable, "-m", "wwm", "serve", "--root", root, "--runs", runs,
-                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=log)
+                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=log, env=demo_env())
     base = f"http://127.0.0.1:{port}/wwm"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -66,6 +66,13 @@ def _make_root(folder: str, community: str) -> None:
         f.write("\n".join(lines) + "\n")
 
 
+def demo_env() -> dict:
+    """The environment of the demo's own servers: on 127.0.0.1 only, running this repository's
+    own programs, so they may start them even when the demo itself runs as root (a fresh
+    container); a gateway reachable from the web never does without the operator's say-so."""
+    return dict(os.environ, WWM_ALLOW_ROOT="1")
+
+
 def start_nodes(count: int, folder: str, free_port, timeout: float = 90.0,
                 round_seconds: float = 20.0) -> list[Node]:
     """Start ``count`` SPORE nodes in ``folder`` and wait until each answers (all at once, to start fast).
@@ -84,7 +91,7 @@ def start_nodes(count: int, folder: str, free_port, timeout: float = 90.0,
             [sys.executable, "-m", "wwm", "spore", "node", "--root", c["ROOT"], "--state-dir", c["FEDERATION_DIR"],
              "--base-url", node.url, "--port", str(node.port), "--allow-private-fetch", "--community", node.community,
              "--seed", str(i + 1), "--found", "--round-seconds", str(round_seconds), "--steps", "60", *peers],
-            stdout=log, stderr=subprocess.STDOUT, cwd=node.folder)
+            stdout=log, stderr=subprocess.STDOUT, cwd=node.folder, env=demo_env())
         log.close()
     deadline = time.monotonic() + timeout
     for node in nodes:
