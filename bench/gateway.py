@@ -186,7 +186,7 @@ def cgi_breakdown(base: str, root: Path, samples: int, runs_parent: str) -> dict
     runs = Path(runs_parent) / "runs-cgi-direct"
     env = {"PATH": "/usr/bin:/bin", "WWM_ROOT": str(root), "WWM_RUNS": str(runs), "WWM_PYTHONPATH": str(REPO),
            "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "PATH_INFO": "/worlds/hello-python",
-           "SERVER_PROTOCOL": "HTTP/1.1"}
+           "SERVER_PROTOCOL": "HTTP/1.1", "WWM_ALLOW_ROOT": "1"}
 
     def cgi_run(script: Path, query: dict, *flags: str) -> subprocess.CompletedProcess:
         return subprocess.run([SYSTEM_PYTHON, *flags, str(script)], capture_output=True, check=True,
@@ -426,6 +426,7 @@ def report_rows(result: dict) -> list[tuple[str, ...]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("WWM_ALLOW_ROOT", "1")  # throw-away gateways on 127.0.0.1, as root on a test box too
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short run (fewer samples and steps)")
     ap.add_argument("--samples", type=int, help="CGI samples of each kind [200; quick 30]")

@@ -178,6 +178,7 @@ def train(make, steps: int, n_steps: int) -> dict:
 
 
 def main() -> None:
+    os.environ.setdefault("WWM_ALLOW_ROOT", "1")  # throw-away gateways on 127.0.0.1, as root on a test box too
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=20000, help="PPO budget, local and wwm serve")
     ap.add_argument("--cgi-steps", type=int, default=2048, help="PPO budget through CGI (and a local run beside it)")

@@ -341,6 +341,7 @@ def _esc(text: str) -> str:
 
 
 def main(argv=None) -> int:
+    os.environ.setdefault("WWM_ALLOW_ROOT", "1")  # throw-away gateways on 127.0.0.1, as root on a test box too
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 seeds, fewer steps, fewer latency calls")
     ap.add_argument("--seeds", type=int, default=None, help="seeds 1..N (default 3; quick 2)")
