@@ -183,3 +183,42 @@ def test_without_a_catalog_in_the_graph_requests_go_on(catalog, tmp_path):
         store.close()
     down = GraphSource(RemoteStore("http://127.0.0.1:9", queue=str(tmp_path / "q.sqlite"), timeout=2))
     assert interpret(catalog, "something by Metallica", down).artist == "Metallica"
+
+
+def test_an_app_with_the_catalog_in_its_graph_reads_requests_there(catalog, tmp_path):
+    """KNOWLEDGE_SONGS: the app writes the catalog into its graph (when it holds none, or another),
+    and this process's song requests are read against the graph until the app closes."""
+    from test_kg_writers import make_root
+
+    from wwm.gateway.wsgi import create_app
+    from wwm.songs import sources
+    from wwm.songs.request import Request, resolve_request
+
+    root = make_root(tmp_path)
+
+    def make():
+        return create_app({"TESTING": True, "ROOT": str(root), "RUNS": str(tmp_path / "runs"),
+                           "KNOWLEDGE": str(tmp_path / "kg"), "KNOWLEDGE_WATCH": False, "KNOWLEDGE_SONGS": True})
+
+    def ask(text):
+        return resolve_request(catalog, Request(world="songs", text=text))
+
+    app = make()
+    kg = app.extensions["wwm.knowledge"]
+    try:
+        store = kg.open()
+        assert writers.catalog_fingerprint(store) == catalog.fingerprint()
+        assert sources.default_graph() is kg.songs is not None
+        assert catalog.track(ask("Thunder imagine dragons").seed).label == "Thunder — Imagine Dragons"
+        kg.songs.refresh = 0
+        writers.record_catalog(store, Catalog([r for r in catalog._releases if "metal" not in r["genres"]]))
+        req = ask("any metal?")
+        assert req.ask.missing == "metal" and any("has no metal" in n for n in req.notes)
+    finally:
+        kg.close()
+    assert sources.default_graph() is None and ask("any metal?").ask.genres == ("metal",)
+    app = make()  # the graph holds another catalog: written again
+    try:
+        assert writers.catalog_fingerprint(app.extensions["wwm.knowledge"].open()) == catalog.fingerprint()
+    finally:
+        app.extensions["wwm.knowledge"].close()
