@@ -120,7 +120,7 @@ def test_the_issue_examples(graph, catalog):
 def test_answers_follow_what_the_graph_holds(catalog, tmp_path):
     """A graph without metal, and with a few songs filed as jazz: the asks are read against it, not
     against the catalog in memory or the word tables; a new catalog in the graph is picked up."""
-    releases = [dict(r) for r in catalog._releases if "metal" not in r["genres"]]
+    releases = [dict(r) for r in catalog._releases[::3] if "metal" not in r["genres"]]  # a third: quicker
     jazz_ids = {r["track_id"] for r in releases if "country" in r["genres"]}
     jazz_ids = set(sorted(jazz_ids)[:40])
     for r in releases:
@@ -133,7 +133,7 @@ def test_answers_follow_what_the_graph_holds(catalog, tmp_path):
         source = GraphSource(store, refresh=0)
         metal = interpret(catalog, "any metal?", source)
         assert metal.missing == "metal" and metal.nearest == ("rock",) and not metal.genres
-        assert "its genres: country, deep-house, dubstep, hip-hop, jazz, rock" in notes(catalog, metal, source)[0]
+        assert "its genres: country, deep-house, dubstep, hip-hop, jazz, rock)" in notes(catalog, metal, source)[0]
         offered = [catalog.tracks[i] for i in np.flatnonzero(candidates(catalog, metal, source))]
         assert offered and all("rock" in t.genres for t in offered)
         assert interpret(catalog, "any metal?", CatalogSource(catalog)).genres == ("metal",)  # memory differs
@@ -211,7 +211,7 @@ def test_an_app_with_the_catalog_in_its_graph_reads_requests_there(catalog, tmp_
         assert sources.default_graph() is kg.songs is not None
         assert catalog.track(ask("Thunder imagine dragons").seed).label == "Thunder — Imagine Dragons"
         kg.songs.refresh = 0
-        writers.record_catalog(store, Catalog([r for r in catalog._releases if "metal" not in r["genres"]]))
+        writers.record_catalog(store, Catalog([r for r in catalog._releases[:300] if "metal" not in r["genres"]]))
         req = ask("any metal?")
         assert req.ask.missing == "metal" and any("has no metal" in n for n in req.notes)
     finally:
