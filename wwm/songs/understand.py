@@ -93,13 +93,13 @@ _TAIL = {"please", "pls", "plz", "thanks", "thank", "you", "thx", "songs", "musi
 @dataclass
 class Interpretation:
     text: str
-    song: int | None = None                 # catalog row of the song asked for (or like)
+    song: int | None = None                 # row of the song asked for (or like) in the songs read against
+    song_id: str | None = None              # that song's id
     artist: str | None = None               # an artist asked for (no particular song)
     genres: tuple[str, ...] = ()            # catalog genres asked for
     era: str | None = None                  # "1990s"
     mood: str | None = None                 # happy, sad, chill, energetic, party
     missing: str | None = None              # a genre asked for that the catalog lacks
-    song_id: str | None = None              # the song's id (``song`` is its row in the songs read against)
     nearest: tuple[str, ...] = ()           # catalog genres offered instead
     score: float = 0.0                      # match score of song/artist
     words: list[str] = field(default_factory=list)   # what was left unexplained
@@ -154,21 +154,21 @@ def genre_tables(have) -> tuple[dict, dict]:
     """(genre words -> genres, missing-genre words -> (name, nearest genres)) for a source whose
     songs have the genres ``have``: a word names a genre when some song has it, else it is missing."""
     have = set(have)
-    biggest = tuple(sorted(have))[:2]
+    some = tuple(sorted(have))[:2]  # offered when no neighbour of a missing genre is there
     words, missing = {}, {}
     for word, near in MISSING_GENRES.items():
         name = _MISSING_NAMES.get(word, word)
         if name in have:
             words[word] = (name,)
         else:
-            missing[word] = (name, tuple(g for g in near if g in have) or biggest)
+            missing[word] = (name, tuple(g for g in near if g in have) or some)
     for word, genres in GENRE_WORDS.items():
         present = tuple(g for g in genres if g in have)
         if present:
             words[word] = present
         else:
             near = [n for g in genres for n in NEIGHBOURS.get(g, ()) if n in have]
-            missing[word] = (genres[0] if len(genres) == 1 else word, tuple(dict.fromkeys(near)) or biggest)
+            missing[word] = (genres[0] if len(genres) == 1 else word, tuple(dict.fromkeys(near)) or some)
     for g in have:
         words.setdefault(normalize(g), (g,))
     return words, missing
