@@ -49,3 +49,29 @@ def test_watch_follows_folders(tmp_path, monkeypatch, inotify):
         watch.stop()
         store.close()
     assert os.path.isdir(tmp_path / "root" / "minds")
+
+
+def test_reads_and_runtime_files_are_no_change(tmp_path):
+    """Reading a manifest (as the gateway does on every request) and a Mind writing its checkpoints
+    into var/ must not count as changes: each would send an actor Update to every follower."""
+    changes = []
+    store = EmbeddedStore(str(tmp_path / "kg"))
+    folder = tmp_path / "root" / "minds" / "m1"
+    folder.mkdir(parents=True)
+    (folder / "wwm.toml").write_text('kind = "mind"\nname = "m1"\ncommand = "true"\n')
+    watch = ServerWatch(store, str(tmp_path / "root"), delay=0.2, on_change=lambda *c: changes.append(c)).start()
+    try:
+        for _ in range(5):
+            (folder / "wwm.toml").read_text()
+        (folder / "var").mkdir()
+        (folder / "var" / "weights.safetensors").write_bytes(b"0" * 100)
+        (folder / "var" / "weights.safetensors").write_bytes(b"1" * 100)
+        time.sleep(1.5)
+        assert changes == []
+        (folder / "wwm.toml").write_text('kind = "mind"\nname = "m1"\ndescription = "new"\ncommand = "true"\n')
+        wait_for(lambda: changes == [("minds/m1", "update")])
+        time.sleep(1.0)
+        assert changes == [("minds/m1", "update")]  # describing it again read the manifest: no loop
+    finally:
+        watch.stop()
+        store.close()

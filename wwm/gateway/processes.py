@@ -11,7 +11,7 @@ from wwm.protocol.manifest import Server
 
 _children: dict = {}  # pid -> Popen started by this process; reaped lazily
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "WWM_POLL",
-              "WWM_DATA")
+              "WWM_DATA", "WWM_SONGS_GRAPH")  # the graph song requests are read against (wwm.songs.sources)
 
 
 def _proc_start_time(pid: int) -> str | None:

@@ -20,6 +20,9 @@ servers under ROOT and the runs of ``RUNS/scores.sqlite`` are written into it,
 and runs again (those changed since) at most every ``SPARQL_SYNC`` seconds (2);
 from then on ROOT/minds and ROOT/worlds are watched (``KNOWLEDGE_WATCH``, on by
 default) so that server folders added, changed or removed update the graph live.
+When the graph holds the song catalog (``KNOWLEDGE_SONGS``, default ``$WWM_KNOWLEDGE_SONGS=1``,
+writes it at open when it holds none or another), this process's song requests are read against
+it (``wwm.songs.sources``).
 """
 from __future__ import annotations
 
@@ -62,6 +65,8 @@ class _Knowledge:
         self.slots = threading.BoundedSemaphore(workers)
         self.lock = threading.Lock()
         self.watch_folders = bool(cfg.get("KNOWLEDGE_WATCH", True))
+        self.load_songs = bool(cfg.get("KNOWLEDGE_SONGS", os.environ.get("WWM_KNOWLEDGE_SONGS") == "1"))
+        self.songs = None  # the graph source song requests are read against, when the graph holds the catalog
         self.store = self.watch = None
         self.listeners = []  # called as listener(server_id, "update" | "delete") when a folder changes
         self.synced = None  # when the last scoreboard sync started
@@ -82,6 +87,12 @@ class _Knowledge:
             if self.store is None:
                 self.store = open_store(self.location)
                 writers.record_servers(self.store, self.root)
+                try:
+                    self._use_songs()
+                except StoreError as exc:  # song requests go on against the catalog
+                    import logging
+
+                    logging.getLogger("wwm.knowledge").warning("song requests not read against the graph: %s", exc)
                 if self.watch_folders:  # from now on, server folders added, changed or removed go in live
                     from wwm.knowledge.watch import ServerWatch
 
@@ -93,8 +104,38 @@ class _Knowledge:
                 self.synced = now
             return self.store
 
+    def _use_songs(self) -> None:
+        """Song requests in this process are read against the graph when it holds the catalog
+        (written now with ``KNOWLEDGE_SONGS`` when it holds none, or another); Minds this
+        process starts read the same graph when it is a SPARQL server (``WWM_SONGS_GRAPH``)."""
+        from wwm.knowledge import writers
+        from wwm.songs import sources
+
+        held = writers.catalog_fingerprint(self.store)
+        if self.load_songs:
+            from wwm.songs.catalog import CatalogError, load_catalog
+
+            try:
+                catalog = load_catalog()
+            except (CatalogError, OSError) as exc:  # no song data here: servers and runs still go in
+                import logging
+
+                logging.getLogger("wwm.knowledge").warning("song catalog not written to the graph: %s", exc)
+            else:
+                if held != catalog.fingerprint():
+                    writers.record_catalog(self.store, catalog)
+                    held = catalog.fingerprint()
+        if held:
+            self.songs = sources.use_graph(self.store)
+            if self.location.startswith(("http://", "https://")):
+                os.environ.setdefault("WWM_SONGS_GRAPH", self.location)
+
     def close(self) -> None:
         """Stop watching, wait for running queries, close the store."""
+        from wwm.songs import sources
+
+        if self.songs is not None and sources.default_graph() is self.songs:
+            sources.use_graph(None)
         if self.watch:
             self.watch.stop()
         self.pool.shutdown(wait=True)

@@ -1,7 +1,9 @@
 """Live: watch ROOT/minds and ROOT/worlds and keep the servers in the graph as folders come and go.
 
 A server folder that is added or whose files change is described again; one
-that is removed (or whose manifest breaks) is forgotten.  Events are gathered
+that is removed (or whose manifest breaks) is forgotten.  Reads (watchdog's opened and
+closed-without-writing events: the gateway reads manifests all the time) and what a running server
+writes into its ``var/`` (a Mind's checkpoints) are not changes.  Events are gathered
 for ``delay`` seconds, so an editor's burst of writes makes one update.
 ``on_change(server_id, "update" | "delete")`` lets other areas react too
 (a node sends an actor ``Update`` or ``Delete`` to its followers).
@@ -23,6 +25,9 @@ from wwm.knowledge.terms import DEFAULT_BASE
 __all__ = ["ServerWatch"]
 
 FOLDERS = ("worlds", "minds")
+READS = ("opened", "closed_no_write")
+#: what a running server writes into its own folder (a Mind's checkpoints in var/): not a change of the server
+RUNTIME = ("var", "__pycache__")
 
 
 class ServerWatch(FileSystemEventHandler):
@@ -61,8 +66,14 @@ class ServerWatch(FileSystemEventHandler):
                 self.timer.cancel()
 
     def on_any_event(self, event) -> None:
+        if event.event_type in READS:  # the gateway reading a manifest is no change (and would loop)
+            return
+        if event.is_directory and event.event_type == "modified":  # its entries' own events say what changed
+            return
         for path in (event.src_path, getattr(event, "dest_path", "") or ""):
             rel = os.path.relpath(os.fsdecode(path), self.root).split(os.sep) if path else []
+            if len(rel) >= 3 and rel[2] in RUNTIME:
+                continue
             if len(rel) >= 2 and rel[0] in FOLDERS and rel[1] not in ("", ".", ".."):
                 with self.lock:
                     self.pending.add(f"{rel[0]}/{rel[1]}")

@@ -22,7 +22,7 @@ from wwm.knowledge.store import KnowledgeStore
 from wwm.knowledge.terms import DEFAULT_BASE, SCHEMA, WWM, check_iri, iri, target_iri
 
 __all__ = ["target_iri", "server_iri", "summary_iri", "update_summaries", "top_minds", "record_server",
-           "record_servers", "forget_server", "record_run", "sync_scoreboard", "rebuild_from_scoreboard", "record_catalog", "find_tracks", "record_node", "record_group",
+           "record_servers", "forget_server", "record_run", "sync_scoreboard", "rebuild_from_scoreboard", "record_catalog", "forget_catalog", "catalog_fingerprint", "find_tracks", "record_node", "record_group",
            "join_group", "leave_group", "record_model_version", "model_iri", "record_measurement"]
 
 _KIND_CLASS = {"mind": WWM.Mind, "world": WWM.World, "society": WWM.Society}
@@ -247,6 +247,7 @@ def record_catalog(store: KnowledgeStore, catalog=None, base: str = DEFAULT_BASE
     from wwm.songs.catalog import load_catalog, normalize
 
     catalog = catalog or load_catalog()
+    forget_catalog(store)  # replaced whole: songs no longer in the catalog leave the graph too
     known_as: dict[str, list[str]] = {t.id: [t.id] for t in catalog.tracks}
     for alias, song in catalog.aliases.items():
         known_as.setdefault(song, [song]).append(alias)
@@ -255,6 +256,7 @@ def record_catalog(store: KnowledgeStore, catalog=None, base: str = DEFAULT_BASE
         key = normalize(best.name) + "\x1f" + ";".join(sorted(normalize(a) for a in best.artist_list))
         s = iri(base, "songs", _key(key))
         triples += [(s, RDF.type, SCHEMA.MusicRecording), (s, SCHEMA.name, Literal(best.name)),
+                    (s, WWM.songId, Literal(best.id)),
                     (s, WWM.normalizedName, Literal(normalize(best.name))),
                     (s, WWM.popularity, Literal(best.popularity)),
                     (s, WWM.durationMs, Literal(int(best.raw["duration_ms"]))),
@@ -275,8 +277,29 @@ def record_catalog(store: KnowledgeStore, catalog=None, base: str = DEFAULT_BASE
     for norm, (a, name) in artists.items():
         triples += [(a, RDF.type, SCHEMA.MusicGroup), (a, SCHEMA.name, Literal(name)),
                     (a, WWM.normalizedName, Literal(norm))]
+    c = iri(base, "catalog")
+    triples += [(c, RDF.type, WWM.SongCatalog), (c, WWM.fingerprint, Literal(catalog.fingerprint())),
+                (c, WWM.songs, Literal(len(catalog.tracks)))]
     store.add(dict.fromkeys(triples))  # without repeats, in order
     return len(catalog.tracks)
+
+
+def forget_catalog(store: KnowledgeStore) -> None:
+    """Remove the song catalog: songs, their artists and albums, and the catalog's record."""
+    store.update("PREFIX schema: <https://schema.org/>  PREFIX wwm: <https://w3id.org/wwm/ns#>\n"
+                 "DELETE { ?x ?p ?o } WHERE { ?s a schema:MusicRecording ; schema:byArtist|schema:inAlbum ?x . "
+                 "?x ?p ?o } ;\n"
+                 "DELETE { ?s ?p ?o } WHERE { ?s a schema:MusicRecording ; ?p ?o } ;\n"
+                 "DELETE { ?c ?p ?o } WHERE { ?c a wwm:SongCatalog ; ?p ?o }")
+
+
+_CATALOG = """PREFIX wwm: <https://w3id.org/wwm/ns#>
+SELECT ?fingerprint WHERE { ?c a wwm:SongCatalog ; wwm:fingerprint ?fingerprint } ORDER BY ?fingerprint LIMIT 1"""
+
+
+def catalog_fingerprint(store: KnowledgeStore) -> str | None:
+    """The fingerprint of the catalog the graph holds (``Catalog.fingerprint``), or None when it holds none."""
+    return next((str(r.fingerprint) for r in store.query(_CATALOG)), None)
 
 
 # Fixed texts: a variable that no VALUES binds matches anything.

@@ -576,9 +576,10 @@ def match_text(catalog: Catalog, text: str | None) -> Match | None:
     return matcher_for(catalog).match(text)
 
 
-def resolve_request(catalog: Catalog, req: Request) -> Request:
+def resolve_request(catalog: Catalog, req: Request, source=None) -> Request:
     """Mind side: drop unknown ids, name songs by their song id (not an alias), read the free text (``req.ask``, a
-    :class:`wwm.songs.understand.Interpretation`), fill ``req.seed`` from it when the request
+    :class:`wwm.songs.understand.Interpretation`, against ``source``: the knowledge graph when the
+    process has one, else the catalog), fill ``req.seed`` from it when the request
     names a song and has no seed, and add the notes an answer owes the asker (a genre the
     catalog lacks, an era it cannot honour).  Returns the same object."""
     from .understand import interpret, notes
@@ -589,10 +590,10 @@ def resolve_request(catalog: Catalog, req: Request) -> Request:
     elif req.seed is not None:
         req.seed = catalog.canonical(req.seed)
     if req.text:
-        req.ask = interpret(catalog, req.text)
-        if req.seed is None and req.ask.song is not None:
-            req.seed = catalog.ids[req.ask.song]
-        req.notes.extend(notes(catalog, req.ask))
+        req.ask = interpret(catalog, req.text, source)
+        if req.seed is None and req.ask.song_id is not None:
+            req.seed = catalog.canonical(req.ask.song_id)
+        req.notes.extend(notes(catalog, req.ask, source))
     return req
 
 

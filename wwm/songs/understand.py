@@ -14,10 +14,13 @@ seeds on a title that happens to contain one ("sad songs" is not "Sad Song").
 
 :func:`candidates` turns an interpretation into the catalog rows that fit it, and :func:`notes`
 into the sentences an answer should carry (the catalog has no jazz; it has no release years).
-Standard library and numpy only.
+Names, genres and the songs of an artist or genre come from a :class:`wwm.songs.sources.SongSource`:
+the knowledge graph on a node that keeps the catalog there, else the catalog in memory.
+Standard library and numpy only (rdflib when reading the graph).
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field, replace
 
@@ -50,6 +53,10 @@ MISSING_GENRES = {
 }
 _MISSING_NAMES = {"r and b": "r&b", "rnb": "r&b", "k pop": "k-pop", "kpop": "k-pop",
                   "punk rock": "punk", "dnb": "drum and bass"}
+
+#: catalog genres -> the nearest others, offered when a source lacks one of them
+NEIGHBOURS = {"metal": ("rock",), "rock": ("metal", "country"), "country": ("rock",),
+              "hip-hop": ("deep-house",), "deep-house": ("dubstep", "hip-hop"), "dubstep": ("deep-house",)}
 
 #: mood words -> mood
 MOOD_WORDS = {
@@ -86,7 +93,8 @@ _TAIL = {"please", "pls", "plz", "thanks", "thank", "you", "thx", "songs", "musi
 @dataclass
 class Interpretation:
     text: str
-    song: int | None = None                 # catalog row of the song asked for (or like)
+    song: int | None = None                 # row of the song asked for (or like) in the songs read against
+    song_id: str | None = None              # that song's id
     artist: str | None = None               # an artist asked for (no particular song)
     genres: tuple[str, ...] = ()            # catalog genres asked for
     era: str | None = None                  # "1990s"
@@ -142,9 +150,37 @@ def _content(text: str) -> bool:
     return any(w not in FILLER for w in _ERA.sub(" ", rest).split())
 
 
+def genre_tables(have) -> tuple[dict, dict]:
+    """(genre words -> genres, missing-genre words -> (name, nearest genres)) for a source whose
+    songs have the genres ``have``: a word names a genre when some song has it, else it is missing."""
+    have = set(have)
+    some = tuple(sorted(have))[:2]  # offered when no neighbour of a missing genre is there
+    words, missing = {}, {}
+    for word, near in MISSING_GENRES.items():
+        name = _MISSING_NAMES.get(word, word)
+        if name in have:
+            words[word] = (name,)
+        else:
+            missing[word] = (name, tuple(g for g in near if g in have) or some)
+    for word, genres in GENRE_WORDS.items():
+        present = tuple(g for g in genres if g in have)
+        if present:
+            words[word] = present
+        else:
+            near = [n for g in genres for n in NEIGHBOURS.get(g, ()) if n in have]
+            missing[word] = (genres[0] if len(genres) == 1 else word, tuple(dict.fromkeys(near)) or some)
+    for g in have:
+        words.setdefault(normalize(g), (g,))
+    return words, missing
+
+
 class Interpreter:
-    def __init__(self, catalog: Catalog):
+    """Reads requests against ``catalog``: a :class:`Catalog`, or a
+    :class:`wwm.songs.sources.SongList` loaded from the knowledge graph."""
+
+    def __init__(self, catalog):
         self.catalog = catalog
+        self.genre_words, self.missing_words = genre_tables(catalog.genres)
         self.m = matcher_for(catalog)
         self._squashed = {a.replace(" ", ""): a for a in self.m._artists}
         self._short = [normalize(t.name.split(" - ")[0]) or normalize(t.name)
@@ -239,6 +275,8 @@ class Interpreter:
             if len(self._cache) > 4096:
                 self._cache.clear()
             it = self._cache[raw] = self._interpret(raw)
+            if it.song is not None:
+                it.song_id = self.catalog.ids[it.song]
         return replace(it)          # a copy: callers may annotate theirs
 
     def _interpret(self, raw: str) -> Interpretation:
@@ -269,11 +307,10 @@ class Interpreter:
                                              **MISSING_GENRES})[0] and \
                     self._title_or_artist(it, " ".join(obj), self.m.threshold):
                 return it
-        rest, missing = _take(clean, {k: k for k in MISSING_GENRES})
+        rest, missing = _take(clean, self.missing_words)
         if missing:
-            key = missing[0][1]
-            it.missing, it.nearest = _MISSING_NAMES.get(key, key), MISSING_GENRES[key]
-        rest, genres = _take(rest, GENRE_WORDS)
+            it.missing, it.nearest = missing[0][1]
+        rest, genres = _take(rest, self.genre_words)
         it.genres = tuple(sorted({g for _, gs in genres for g in gs}))
         rest, moods = _take(rest, MOOD_WORDS)
         it.mood = moods[0][1] if moods else None
@@ -309,16 +346,37 @@ class Interpreter:
 _INTERPRETERS: dict[int, Interpreter] = {}
 
 
-def interpreter_for(catalog: Catalog) -> Interpreter:
+def interpreter_for(catalog) -> Interpreter:
+    """The interpreter of a Catalog or SongList (kept while that object lives)."""
     it = _INTERPRETERS.get(id(catalog))
     if it is None or it.catalog is not catalog:
+        if len(_INTERPRETERS) > 8:
+            _INTERPRETERS.clear()
         it = _INTERPRETERS[id(catalog)] = Interpreter(catalog)
     return it
 
 
-def interpret(catalog: Catalog, text: str | None) -> Interpretation:
-    """What ``text`` asks for (see the module docstring)."""
-    return interpreter_for(catalog).interpret(text)
+def _with_source(catalog: Catalog, source, work):
+    """``work(source)`` with ``source`` (default: :func:`wwm.songs.sources.default_source`); when the
+    graph cannot answer (down, or holding no catalog), with the catalog instead: requests go on."""
+    from .sources import CatalogSource, default_source
+
+    source = source or default_source(catalog)
+    if isinstance(source, CatalogSource):
+        return work(source)
+    from wwm.knowledge.store import StoreError   # a graph source: rdflib is there
+
+    try:
+        return work(source)
+    except (StoreError, LookupError) as exc:
+        logging.getLogger("wwm.songs").warning("song request read against the catalog: %s", exc)
+        return work(CatalogSource(catalog))
+
+
+def interpret(catalog: Catalog, text: str | None, source=None) -> Interpretation:
+    """What ``text`` asks for (see the module docstring), read against ``source`` (a
+    :class:`wwm.songs.sources.SongSource`; default: the process's graph, else ``catalog``)."""
+    return _with_source(catalog, source, lambda src: interpreter_for(src.songs()).interpret(text))
 
 
 # ------------------------------------------------------------------------- answering
@@ -334,23 +392,28 @@ def mood_scores(catalog: Catalog, mood: str) -> np.ndarray:
     }[mood]
 
 
-def candidates(catalog: Catalog, it: Interpretation) -> np.ndarray | None:
-    """Rows that fit an interpretation without a song (artist, genres, nearest genres, mood),
-    as a boolean mask; None when anything goes."""
+def candidates(catalog: Catalog, it: Interpretation, source=None) -> np.ndarray | None:
+    """Rows of ``catalog`` that fit an interpretation without a song (artist, genres, nearest
+    genres, mood), as a boolean mask; None when anything goes.  The songs of an artist or genres
+    come from ``source`` (default: the process's graph, else the catalog); moods from the
+    catalog's audio features."""
     if it.song is not None:
         return None
     n = len(catalog)
     mask = np.ones(n, dtype=bool)
     used = False
+
+    def rows(ids):
+        keep = np.zeros(n, dtype=bool)
+        keep[[catalog.index[i] for i in ids if i in catalog.index]] = True
+        return keep
+
     if it.artist:
-        rows = matcher_for(catalog)._artists.get(normalize(it.artist), [])
-        mask[:] = False
-        mask[rows] = True
+        mask &= _with_source(catalog, source, lambda src: rows(src.by_artist(it.artist)))
         used = True
     genres = it.genres or (it.nearest if it.missing else ())
     if genres:
-        gi = [catalog.genres.index(g) for g in genres if g in catalog.genres]
-        mask &= catalog.genre_matrix[:, gi].sum(1) > 0
+        mask &= _with_source(catalog, source, lambda src: rows(src.in_genres(genres)))
         used = True
     if it.mood:
         s = mood_scores(catalog, it.mood)
@@ -360,11 +423,12 @@ def candidates(catalog: Catalog, it: Interpretation) -> np.ndarray | None:
     return mask if used and mask.any() else None
 
 
-def notes(catalog: Catalog, it: Interpretation) -> list[str]:
-    """Sentences an answer to ``it`` should carry."""
+def notes(catalog: Catalog, it: Interpretation, source=None) -> list[str]:
+    """Sentences an answer to ``it`` should carry (the genres named are ``source``'s)."""
     out = []
     if it.missing:
-        out.append(f"the catalog has no {it.missing} (its genres: {', '.join(catalog.genres)}); "
+        have = _with_source(catalog, source, lambda src: src.genres())
+        out.append(f"the catalog has no {it.missing} (its genres: {', '.join(have)}); "
                    f"nearest: {', '.join(it.nearest)}")
     if it.era:
         out.append(f"the catalog has no release years, so the {it.era} could not be honoured")

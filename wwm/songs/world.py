@@ -288,12 +288,13 @@ class _PyRandom:
 
 
 def human_request(text: str, catalog: Catalog | None = None, xml: bool = False,
-                  community: str = "") -> tuple[str, bool]:
+                  community: str = "", source=None) -> tuple[str, bool]:
     """A state for a person's free-text request ("songs like Enter Sandman", "any metal?"), for
     bridges such as the Mastodon one.  Returns ``(state, ok)``: a request naming a song gets its
     ``seed:``; one asking for an artist, genres, a mood or an era keeps only its text (the Mind
     reads it) with ``note:`` lines for what the catalog cannot honour (a genre it lacks, and the
-    nearest it has).  Empty text, or text that asks for nothing the catalog knows, gives an
+    nearest it has; read against ``source``, default the process's knowledge graph, else the
+    catalog).  Empty text, or text that asks for nothing the catalog knows, gives an
     ``error:`` line and ok False."""
     from .understand import interpret, notes
     cat = catalog or load_catalog()
@@ -302,10 +303,10 @@ def human_request(text: str, catalog: Catalog | None = None, xml: bool = False,
     if not text:
         req.errors.append("empty request: ask for e.g. 'songs like Enter Sandman'")
         return format_state(req, cat, xml=xml), False
-    it = interpret(cat, text)
-    req.notes.extend(notes(cat, it))
-    if it.song is not None:
-        req.seed = cat.ids[it.song]
+    it = interpret(cat, text, source)
+    req.notes.extend(notes(cat, it, source))
+    if it.song_id is not None and it.song_id in cat:
+        req.seed = cat.canonical(it.song_id)
     elif it.kind == "plain" and it.words:
         req.errors.append(f"no song in the catalog matches {text[:80]!r}")
         return format_state(req, cat, xml=xml), False
