@@ -17,6 +17,8 @@ from wwmtest import REPO, processes_under  # noqa: E402
 # The suite may run as root (CI containers). A web gateway refuses to start
 # Program 1 as root unless this is set; the refusal itself is tested with it removed.
 os.environ.setdefault("WWM_ALLOW_ROOT", "1")
+# Nodes write the song catalog into a fresh graph at start (3 s); only the tests of that pay for it.
+os.environ.setdefault("WWM_KNOWLEDGE_SONGS", "0")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -37,6 +37,7 @@ WAIT = 90.0  # generous: a loaded machine, a Mind to start
 
 def start_node(root, tmp_path, port, **env):
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), **env)
+    env = {k: v for k, v in env.items() if v is not None}  # None: left unset, as a user's shell would
     log = open(tmp_path / "node.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "wwm", "node", "--root", str(root), "--base-url",
                              f"http://127.0.0.1:{port}", "--port", str(port), "--state-dir", str(tmp_path / "state"),
@@ -202,3 +203,23 @@ def test_a_mention_is_answered_through_the_graph(tmp_path, remote):
     picked = [labels[m] for m in re.findall(r"^\d+\. (.+)$", text, re.M) if m in labels]
     assert len(picked) >= 5, text
     assert all("rock" in t.genres for t in picked), [(t.label, t.genres) for t in picked]  # the Mind read the graph too
+
+
+def test_a_node_writes_the_catalog_into_its_graph_by_default(tmp_path):
+    """With nothing configured (the suite's WWM_KNOWLEDGE_SONGS=0 taken away) a node writes the song
+    catalog into its fresh embedded graph at start, so its song requests are read there."""
+    from wwm.songs.catalog import load_catalog
+
+    root = tmp_path / "root"
+    (root / "minds").mkdir(parents=True)
+    port = free_port()
+    proc = start_node(root, tmp_path, port, WWM_KNOWLEDGE=str(tmp_path / "kg"), WWM_KNOWLEDGE_SONGS=None)
+    query = ("PREFIX schema: <https://schema.org/> "
+             "SELECT (COUNT(?s) AS ?n) WHERE { ?s a schema:MusicRecording }")
+    try:
+        r = requests.get(f"http://127.0.0.1:{port}/sparql", params={"query": query},
+                         headers={"Accept": "application/sparql-results+json"}, timeout=60)
+    finally:
+        stop(proc)
+    assert r.status_code == 200, r.text
+    assert int(r.json()["results"]["bindings"][0]["n"]["value"]) == len(load_catalog()) == 4508

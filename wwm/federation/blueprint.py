@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, redirect, request
@@ -54,6 +55,8 @@ def init_app(app, federation: Federation | None = None) -> Federation | None:
             knowledge = app.extensions.get("wwm.knowledge")
             if knowledge is not None:  # a server folder added, changed or removed: followers hear of it
                 knowledge.listeners.append(federation.server_changed)
+                if "KNOWLEDGE_SONGS" not in app.config and os.environ.get("WWM_KNOWLEDGE_SONGS") != "0":
+                    knowledge.load_songs = True  # a node reads song requests through its graph
                 try:
                     knowledge.open()  # the graph, and its watch on ROOT, start with the node
                 except Exception as exc:  # e.g. an embedded store another worker holds: /sparql says so

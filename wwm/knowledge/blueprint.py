@@ -20,8 +20,8 @@ servers under ROOT and the runs of ``RUNS/scores.sqlite`` are written into it,
 and runs again (those changed since) at most every ``SPARQL_SYNC`` seconds (2);
 from then on ROOT/minds and ROOT/worlds are watched (``KNOWLEDGE_WATCH``, on by
 default) so that server folders added, changed or removed update the graph live.
-When the graph holds the song catalog (``KNOWLEDGE_SONGS``, default ``$WWM_KNOWLEDGE_SONGS=1``,
-writes it at open when it holds none or another), this process's song requests are read against
+When the graph holds the song catalog (``KNOWLEDGE_SONGS``, default ``$WWM_KNOWLEDGE_SONGS=1``
+and on for a node, writes it at open when it holds none or another), this process's song requests are read against
 it (``wwm.songs.sources``).
 """
 from __future__ import annotations
