@@ -16,7 +16,8 @@ Same seeds for every method:
   has learned from so far (the same samples), and as many minibatch steps of the same size,
   optimiser and learning rate as all the nodes made that round together.
 
-Also: an IID split (every node serves ``mixed``) for FedAvg against central; poisoning (node 0
+Also: an IID split (every node serves ``mixed``) for FedAvg against central, and against
+``central-wide`` (as many steps as one node, on N times its batch); poisoning (node 0
 publishes x100 or random weights) under FedAvg, the robust rule in one global group, and SPORE;
 the bytes of weights each node sends and receives per round.
 
@@ -201,22 +202,24 @@ def run(method: str, make_nodes, args, *, rule="fedavg", attack: str | None = No
             "cpu_seconds": cpu, "cpu_per_node_round": cpu / (n * args.rounds), "nodes": nodes}
 
 
-def central(fed: dict, catalog, communities, args) -> dict:
+def central(fed: dict, catalog, communities, args, *, wide: bool = False) -> dict:
     """The batch-trained reference: one model learns from the pooled examples of the FedAvg run's
     nodes (``fed``).  After round r it has seen every example those nodes learned from in rounds
     1..r, and made as many minibatch steps (each node's batch size, optimiser and learning rate)
     as all the nodes together made in that round; it is scored on every node's held-out
-    listeners."""
+    listeners.  ``wide``: as many steps as one node made, each on N times its batch (the same
+    example-gradients; FedAvg's own sequential step count)."""
     scorers = [Node(catalog, c, args.seed + k, args) for k, c in enumerate(communities)]
     model = Node(catalog, communities[0], args.seed, args).learner
     rng = random.Random(args.seed)
     buffers = [list(node.learner.buffer) for node in fed["nodes"]]
     curves = [[s.exp.score(model)] for s in scorers]
     t0 = time.process_time()
+    steps, size = (args.steps, model.batch * len(buffers)) if wide else (args.steps * len(buffers), model.batch)
     for r in range(1, args.rounds + 1):
         pooled = [ex for buf in buffers for ex in buf[:r * args.steps]]
-        for _ in range(len(buffers) * args.steps):
-            batch = [pooled[rng.randrange(len(pooled))] for _ in range(model.batch)]
+        for _ in range(steps):
+            batch = [pooled[rng.randrange(len(pooled))] for _ in range(size)]
             x = torch.tensor([b[0] for b in batch])
             y = torch.tensor([b[1] for b in batch])
             model.model.train()
@@ -229,7 +232,7 @@ def central(fed: dict, catalog, communities, args) -> dict:
         for k, s in enumerate(scorers):
             curves[k].append(s.exp.score(model))
     final = [c[-1] for c in curves]
-    return {"method": "central", "curves": curves, "final": final, "mean": float(np.mean(final)),
+    return {"method": "central-wide" if wide else "central", "curves": curves, "final": final, "mean": float(np.mean(final)),
             "examples": len(pooled), "cpu_seconds": time.process_time() - t0}
 
 
@@ -324,9 +327,12 @@ def main(argv=None) -> int:
     if "iid" not in skip:
         iid = ["mixed"] * args.nodes
         fed = run("fedavg", song_nodes(catalog, iid, args), args)
-        extra["iid"] = {"fedavg": fed, "central": central(fed, catalog, iid, args)}
-        f, c = extra["iid"]["fedavg"]["mean"], extra["iid"]["central"]["mean"]
-        print(f"IID ({args.nodes} x mixed): fedavg {f:.4f}, central {c:.4f} ({100 * (f - c) / c:+.1f}%)")
+        extra["iid"] = {"fedavg": fed, "central": central(fed, catalog, iid, args),
+                        "central-wide": central(fed, catalog, iid, args, wide=True)}
+        f = fed["mean"]
+        refs = {m: extra["iid"][m]["mean"] for m in ("central", "central-wide")}
+        print(f"IID ({args.nodes} x mixed): fedavg {f:.4f}, "
+              + ", ".join(f"{m} {c:.4f} (fedavg {100 * (f - c) / c:+.1f}%)" for m, c in refs.items()))
     if "poison" not in skip:
         extra["poison"] = {}
         for label, method, rule in (("fedavg", "fedavg", "fedavg"), ("global-trimmed", "fedavg", "trimmed"),
