@@ -236,6 +236,18 @@ def central(fed: dict, catalog, communities, args, *, wide: bool = False) -> dic
             "examples": len(pooled), "cpu_seconds": time.process_time() - t0}
 
 
+def iid_test(catalog, args) -> dict:
+    """Every node serves ``mixed``: FedAvg against the central references (prints the figures)."""
+    iid = ["mixed"] * args.nodes
+    fed = run("fedavg", song_nodes(catalog, iid, args), args)
+    res = {"fedavg": fed, "central": central(fed, catalog, iid, args),
+           "central-wide": central(fed, catalog, iid, args, wide=True)}
+    print(f"IID ({args.nodes} x mixed): fedavg {fed['mean']:.4f}, " + ", ".join(
+        f"{m} {res[m]['mean']:.4f} (fedavg {100 * (fed['mean'] - res[m]['mean']) / res[m]['mean']:+.1f}%)"
+        for m in ("central", "central-wide")))
+    return res
+
+
 def print_table(results: list[dict]) -> None:
     """Mean final score, the worst node against isolated, every node's score; SPORE's moves."""
     base = {res["method"]: res for res in results}
@@ -309,6 +321,7 @@ def main(argv=None) -> int:
     ap.add_argument("--capacity", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: iid,poison")
+    ap.add_argument("--only-iid", action="store_true", help="only the IID test (writes spore-iid.json)")
     ap.add_argument("--out", default=str(REPO / "bench" / "out"))
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -317,6 +330,10 @@ def main(argv=None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.only_iid:
+        (out / "spore-iid.json").write_text(json.dumps({"args": vars(args), "iid": iid_test(catalog, args)},
+                                                       default=jsonable))
+        return 0
     make = song_nodes(catalog, communities, args)
     results = [run(m, make, args) for m in ("isolated", "fedavg", "fixed", "spore")]
     results.append(central(results[1], catalog, communities, args))
@@ -325,14 +342,7 @@ def main(argv=None) -> int:
     print_table(results)
     extra = {}
     if "iid" not in skip:
-        iid = ["mixed"] * args.nodes
-        fed = run("fedavg", song_nodes(catalog, iid, args), args)
-        extra["iid"] = {"fedavg": fed, "central": central(fed, catalog, iid, args),
-                        "central-wide": central(fed, catalog, iid, args, wide=True)}
-        f = fed["mean"]
-        refs = {m: extra["iid"][m]["mean"] for m in ("central", "central-wide")}
-        print(f"IID ({args.nodes} x mixed): fedavg {f:.4f}, "
-              + ", ".join(f"{m} {c:.4f} (fedavg {100 * (f - c) / c:+.1f}%)" for m, c in refs.items()))
+        extra["iid"] = iid_test(catalog, args)
     if "poison" not in skip:
         extra["poison"] = {}
         for label, method, rule in (("fedavg", "fedavg", "fedavg"), ("global-trimmed", "fedavg", "trimmed"),
