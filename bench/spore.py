@@ -232,8 +232,8 @@ def central(fed: dict, catalog, communities, args, *, wide: bool = False) -> dic
         for k, s in enumerate(scorers):
             curves[k].append(s.exp.score(model))
     final = [c[-1] for c in curves]
-    return {"method": "central-wide" if wide else "central", "curves": curves, "final": final, "mean": float(np.mean(final)),
-            "examples": len(pooled), "cpu_seconds": time.process_time() - t0}
+    return {"method": "central-wide" if wide else "central", "curves": curves, "final": final,
+            "mean": float(np.mean(final)), "examples": len(pooled), "cpu_seconds": time.process_time() - t0}
 
 
 def iid_test(catalog, args) -> dict:
