@@ -11,9 +11,13 @@ Same seeds for every method:
 - ``fixed``: fixed random groups (seeded partition, groups of 2-3), FedAvg, always adopted;
 - ``spore``: nodes start alone, adopt aggregates only when their own validation does not drop,
   and move between groups by measured gain (threshold, hysteresis, cooldown, capacity);
-- ``central``: one model trained on every node's requests (an upper reference, not federated).
+- ``central``: the same model trained on the pooled experience of every node (an upper
+  reference, not federated): after each round, the examples every node of the FedAvg run
+  has learned from so far (the same samples), and as many minibatch steps of the same size,
+  optimiser and learning rate as all the nodes made that round together.
 
-Also: an IID split (every node serves ``mixed``) for FedAvg against central; poisoning (node 0
+Also: an IID split (every node serves ``mixed``) for FedAvg against central, and against
+``central-wide`` (as many steps as one node, on N times its batch); poisoning (node 0
 publishes x100 or random weights) under FedAvg, the robust rule in one global group, and SPORE;
 the bytes of weights each node sends and receives per round.
 
@@ -56,26 +60,44 @@ COLORS = {"isolated": (150, 150, 150), "fedavg": (31, 119, 180), "fixed": (255, 
 
 
 class Node:
-    def __init__(self, catalog, community: str, seed: int, dim: int, hidden: int, validation: int):
+    """One song node; ``run`` needs only ``model``, ``samples``, ``learn``, ``score``, ``state`` and
+    ``score_state`` (bench/spore_ml100k.py has an ML-100k node with the same parts)."""
+
+    domain = "songs"
+
+    def __init__(self, catalog, community: str, seed: int, args):
         # every node starts from the same seeded model (as fungus nodes do), and meets its own listeners
         self.learner = FungusLearner(list(catalog.ids), catalog.item_features(), fingerprint=catalog.fingerprint(),
-                                     dim=dim, hidden=hidden, seed=0)
-        self.exp = Experience(catalog, community, validation=validation, seed=seed)
+                                     dim=args.dim, hidden=args.hidden, seed=0)
+        self.fingerprint = catalog.fingerprint()
+        self.exp = Experience(catalog, community, validation=args.validation, seed=seed)
+        self.steps = args.steps
         self.community = community
+
+    @property
+    def model(self):
+        return self.learner.model
+
+    @property
+    def samples(self) -> int:
+        return self.learner.samples
+
+    def learn(self) -> None:
+        self.exp.learn(self.learner, self.steps)
 
     def score(self) -> float:
         return self.exp.score(self.learner)
 
     def state(self):
-        return {k: v.detach().clone() for k, v in self.learner.model.state_dict().items()}
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def score_state(self, state) -> float:
         keep = self.state()
-        self.learner.model.load_state_dict(state)
+        self.model.load_state_dict(state)
         try:
             return self.score()
         finally:
-            self.learner.model.load_state_dict(keep)
+            self.model.load_state_dict(keep)
 
 
 def poison(state, how: str, seed: int):
@@ -85,9 +107,14 @@ def poison(state, how: str, seed: int):
     return {k: torch.randn(v.shape, generator=g) * 10.0 for k, v in state.items()}
 
 
-def run(method: str, catalog, communities, args, *, rule="fedavg", attack: str | None = None) -> dict:
-    """One method over ``args.rounds`` rounds; returns per-node score curves and the figures."""
-    nodes = [Node(catalog, c, args.seed + k, args.dim, args.hidden, args.validation) for k, c in enumerate(communities)]
+def song_nodes(catalog, communities, args):
+    return lambda: [Node(catalog, c, args.seed + k, args) for k, c in enumerate(communities)]
+
+
+def run(method: str, make_nodes, args, *, rule="fedavg", attack: str | None = None) -> dict:
+    """One method (isolated, fedavg, fixed, spore) over ``args.rounds`` rounds of the nodes
+    ``make_nodes()`` returns; returns per-node score curves and the figures."""
+    nodes = make_nodes()
     n = len(nodes)
     fixed = list(range(n))
     random.Random(args.seed).shuffle(fixed)
@@ -107,27 +134,17 @@ def run(method: str, catalog, communities, args, *, rule="fedavg", attack: str |
     last_move: dict[int, int] = {}
     left: dict[int, dict[str, int]] = {k: {} for k in range(n)}
     curves = [[node.score()] for node in nodes]
-    central = None
-    if method == "central":
-        central = nodes[0].learner
     moves, adoptions, refusals, bytes_out, bytes_in = [], 0, 0, [0] * n, [0] * n
-    file_bytes = len(weights_to_bytes(nodes[0].learner.model.state_dict(),
-                                      model_metadata(nodes[0].learner.model, "songs", catalog.fingerprint())))
+    file_bytes = len(weights_to_bytes(nodes[0].state(),
+                                      model_metadata(nodes[0].model, nodes[0].domain, nodes[0].fingerprint)))
     t0 = time.process_time()
     for r in range(1, args.rounds + 1):
-        if method == "central":
-            for node in nodes:  # the one model learns from every community's requests in turn
-                node.exp.learn(central, args.steps)
-            curves_now = [node.exp.score(central) for node in nodes]
-            for k in range(n):
-                curves[k].append(curves_now[k])
-            continue
         for node in nodes:
-            node.exp.learn(node.learner, args.steps)
+            node.learn()
         published = {k: nodes[k].state() for k in range(n)}
         if attack:
             published[0] = poison(published[0], attack, args.seed + r)
-        samples = {k: nodes[k].learner.samples for k in range(n)}
+        samples = {k: nodes[k].samples for k in range(n)}
         group_models = {}
         for g, members in groups.items():
             if len(members) < 2:
@@ -142,11 +159,11 @@ def run(method: str, catalog, communities, args, *, rule="fedavg", attack: str |
                 if attack and m == 0:
                     continue  # the attacker keeps its own model
                 if method == "spore":
-                    d = adopt_if_better(nodes[m].learner.model, agg, nodes[m].score)
+                    d = adopt_if_better(nodes[m].model, agg, nodes[m].score)
                     adoptions += d["adopted"]
                     refusals += not d["adopted"]
                 else:
-                    nodes[m].learner.model.load_state_dict(agg)
+                    nodes[m].model.load_state_dict(agg)
         if method == "spore":
             for m in range(n):
                 if attack and m == 0:
@@ -182,10 +199,75 @@ def run(method: str, catalog, communities, args, *, rule="fedavg", attack: str |
             "adopted": adoptions, "kept_own": refusals, "file_bytes": file_bytes,
             "bytes_out_per_round": [b / args.rounds for b in bytes_out],
             "bytes_in_per_round": [b / args.rounds for b in bytes_in],
-            "cpu_seconds": cpu, "cpu_per_node_round": cpu / (n * args.rounds)}
+            "cpu_seconds": cpu, "cpu_per_node_round": cpu / (n * args.rounds), "nodes": nodes}
 
 
-def write_png(results: list[dict], path: Path) -> None:
+def central(fed: dict, catalog, communities, args, *, wide: bool = False) -> dict:
+    """The batch-trained reference: one model learns from the pooled examples of the FedAvg run's
+    nodes (``fed``).  After round r it has seen every example those nodes learned from in rounds
+    1..r, and made as many minibatch steps (each node's batch size, optimiser and learning rate)
+    as all the nodes together made in that round; it is scored on every node's held-out
+    listeners.  ``wide``: as many steps as one node made, each on N times its batch (the same
+    example-gradients; FedAvg's own sequential step count)."""
+    scorers = [Node(catalog, c, args.seed + k, args) for k, c in enumerate(communities)]
+    model = Node(catalog, communities[0], args.seed, args).learner
+    rng = random.Random(args.seed)
+    buffers = [list(node.learner.buffer) for node in fed["nodes"]]
+    curves = [[s.exp.score(model)] for s in scorers]
+    t0 = time.process_time()
+    steps, size = (args.steps, model.batch * len(buffers)) if wide else (args.steps * len(buffers), model.batch)
+    for r in range(1, args.rounds + 1):
+        pooled = [ex for buf in buffers for ex in buf[:r * args.steps]]
+        for _ in range(steps):
+            batch = [pooled[rng.randrange(len(pooled))] for _ in range(size)]
+            x = torch.tensor([b[0] for b in batch])
+            y = torch.tensor([b[1] for b in batch])
+            model.model.train()
+            loss = model._loss(x, y, torch.ones(len(batch)), [b[2] for b in batch])
+            for o in model.online_opts:
+                o.zero_grad()
+            loss.backward()
+            for o in model.online_opts:
+                o.step()
+        for k, s in enumerate(scorers):
+            curves[k].append(s.exp.score(model))
+    final = [c[-1] for c in curves]
+    return {"method": "central-wide" if wide else "central", "curves": curves, "final": final,
+            "mean": float(np.mean(final)), "examples": len(pooled), "cpu_seconds": time.process_time() - t0}
+
+
+def iid_test(catalog, args) -> dict:
+    """Every node serves ``mixed``: FedAvg against the central references (prints the figures)."""
+    iid = ["mixed"] * args.nodes
+    fed = run("fedavg", song_nodes(catalog, iid, args), args)
+    res = {"fedavg": fed, "central": central(fed, catalog, iid, args),
+           "central-wide": central(fed, catalog, iid, args, wide=True)}
+    print(f"IID ({args.nodes} x mixed): fedavg {fed['mean']:.4f}, " + ", ".join(
+        f"{m} {res[m]['mean']:.4f} (fedavg {100 * (fed['mean'] - res[m]['mean']) / res[m]['mean']:+.1f}%)"
+        for m in ("central", "central-wide")))
+    return res
+
+
+def print_table(results: list[dict]) -> None:
+    """Mean final score, the worst node against isolated, every node's score; SPORE's moves."""
+    base = {res["method"]: res for res in results}
+    iso = np.array(base["isolated"]["final"])
+    print(f"{'method':10} {'mean':>7} {'worst vs isolated':>18} {'per node'}")
+    for res in results:
+        rel = (np.array(res["final"]) - iso) / iso
+        print(f"{res['method']:10} {res['mean']:7.4f} {100 * rel.min():+17.1f}% "
+              + " ".join(f"{v:.3f}" for v in res["final"]))
+    sp = base["spore"]
+    print(f"spore: groups at the end {sp['groups']}, moves {len(sp['moves'])}, "
+          f"aggregates adopted {sp['adopted']}, kept own {sp['kept_own']}")
+
+
+def jsonable(x):
+    """json.dumps' default: numbers as floats, the nodes themselves left out."""
+    return float(x) if isinstance(x, (np.floating, np.integer, torch.Tensor)) else None
+
+
+def write_png(results: list[dict], path: Path, title: str = "MEAN NODE REWARD ON OWN HELD-OUT LISTENERS") -> None:
     from recsys import _line, _text
 
     W, H = 640, 440
@@ -209,7 +291,7 @@ def write_png(results: list[dict], path: Path) -> None:
         ys = B - (B - T) * np.clip(c / ymax, 0, 1)
         for i in range(1, len(c)):
             _line(img, xs[i - 1], ys[i - 1], xs[i], ys[i], COLORS[method], width=3 if method == "spore" else 1)
-    _text(img, L, 10, "MEAN NODE REWARD ON OWN HELD-OUT LISTENERS", (0, 0, 0))
+    _text(img, L, 10, title, (0, 0, 0))
     lx = L
     for method in means:
         img[36:46, lx:lx + 15] = COLORS[method]
@@ -239,6 +321,7 @@ def main(argv=None) -> int:
     ap.add_argument("--capacity", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: iid,poison")
+    ap.add_argument("--only-iid", action="store_true", help="only the IID test (writes spore-iid.json)")
     ap.add_argument("--out", default=str(REPO / "bench" / "out"))
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -247,31 +330,26 @@ def main(argv=None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = [run(m, catalog, communities, args) for m in ("isolated", "fedavg", "fixed", "spore", "central")]
+    if args.only_iid:
+        (out / "spore-iid.json").write_text(json.dumps({"args": vars(args), "iid": iid_test(catalog, args)},
+                                                       default=jsonable))
+        return 0
+    make = song_nodes(catalog, communities, args)
+    results = [run(m, make, args) for m in ("isolated", "fedavg", "fixed", "spore")]
+    results.append(central(results[1], catalog, communities, args))
     base = {res["method"]: res for res in results}
-    iso = np.array(base["isolated"]["final"])
     print(f"non-IID, {args.nodes} nodes ({', '.join(communities)}), {args.rounds} rounds x {args.steps} requests")
-    print(f"{'method':10} {'mean':>7} {'worst vs isolated':>18} {'per node'}")
-    for res in results:
-        rel = (np.array(res["final"]) - iso) / iso
-        print(f"{res['method']:10} {res['mean']:7.4f} {100 * rel.min():+17.1f}% "
-              + " ".join(f"{v:.3f}" for v in res["final"]))
-    print(f"spore: groups at the end {base['spore']['groups']}, moves {len(base['spore']['moves'])}, "
-          f"aggregates adopted {base['spore']['adopted']}, kept own {base['spore']['kept_own']}")
+    print_table(results)
     extra = {}
     if "iid" not in skip:
-        iid = ["mixed"] * args.nodes
-        extra["iid"] = {m: run(m, catalog, iid, args) for m in ("fedavg", "central")}
-        f, c = extra["iid"]["fedavg"]["mean"], extra["iid"]["central"]["mean"]
-        print(f"IID ({args.nodes} x mixed): fedavg {f:.4f}, central {c:.4f} ({100 * (f - c) / c:+.1f}%)")
+        extra["iid"] = iid_test(catalog, args)
     if "poison" not in skip:
         extra["poison"] = {}
         for label, method, rule in (("fedavg", "fedavg", "fedavg"), ("global-trimmed", "fedavg", "trimmed"),
                                     ("spore-trimmed", "spore", "trimmed")):
-            clean = run(method, catalog, communities, args, rule=rule) if rule != "fedavg" or method != "fedavg" \
-                else base["fedavg"]
+            clean = run(method, make, args, rule=rule) if rule != "fedavg" or method != "fedavg" else base["fedavg"]
             for attack in ("x100", "random"):
-                res = run(method, catalog, communities, args, rule=rule, attack=attack)
+                res = run(method, make, args, rule=rule, attack=attack)
                 honest = float(np.mean(res["final"][1:]))
                 ref = float(np.mean(clean["final"][1:]))
                 extra["poison"][f"{label}/{attack}"] = {"honest": honest, "clean": ref,
@@ -287,7 +365,7 @@ def main(argv=None) -> int:
           f"machine runs about {int(2 * 60 / max(1e-9, sp['cpu_per_node_round']))} nodes at one round a minute")
     write_png(results, out / "spore.png")
     (out / "spore.json").write_text(json.dumps({"args": vars(args), "communities": communities,
-                                                "results": results, **extra}, default=float))
+                                                "results": results, **extra}, default=jsonable))
     print(f"wrote {out / 'spore.png'} and {out / 'spore.json'}")
     return 0
 

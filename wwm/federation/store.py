@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import threading
 
 from .httpsig import KeyInfo
 from .keys import load_public_key
+from .localdb import ThreadConnections
 
 __all__ = ["Store"]
 
@@ -59,18 +58,7 @@ class Store:
     def __init__(self, path: str):
         self.path = path
         os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-        self._local = threading.local()
-        self._db().executescript(_SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=10000")
-            self._local.db = db
-        return db
+        self._db = ThreadConnections(path, _SCHEMA)  # self._db(): this thread's connection
 
     class _Tx:
         def __init__(self, db):
@@ -93,10 +81,7 @@ class Store:
         return self._db().execute(sql, args).fetchall()
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._db.close()
 
     # -- followers / following ------------------------------------------------
 

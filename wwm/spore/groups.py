@@ -30,13 +30,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 import uuid
 
 from wwm.federation.actors import AP_CONTEXT, AS_PUBLIC, LocalActor
 from wwm.federation.fetch import object_id, origin
+from wwm.federation.localdb import ThreadConnections
 from wwm.federation.outbox import hashtag_html, paragraphs, post_note, publish
 from wwm.fungus.weights import model_metadata, weights_from_bytes, weights_to_bytes
 
@@ -68,16 +68,7 @@ class SporeStore:
 
     def __init__(self, path: str):
         self.path = path
-        self._local = threading.local()
-        self._db().executescript(_SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        self._db = ThreadConnections(path, _SCHEMA)  # self._db(): this thread's connection
 
     def get(self, key: str, default=None):
         row = self._db().execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
