@@ -90,13 +90,16 @@ def test_gunicorn_factory(tmp_path, test_root):
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
                              "wwm.federation.cli:create_node_app()"], env=env, cwd=str(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    keys, failure = set(), None
     try:
         wait_port(port, 60, proc)
-        keys = set()
         for _ in range(6):  # both workers answer with the same, shared key
             doc = requests.get(f"http://127.0.0.1:{port}/ap/actors/fungus", timeout=10).json()
             keys.add(doc["publicKey"]["publicKeyPem"])
-        assert len(keys) == 1
+    except requests.RequestException as exc:
+        failure = exc
     finally:
         proc.terminate()
-        proc.communicate(timeout=30)
+        output = proc.communicate(timeout=30)[0]
+    assert failure is None, f"{failure}\ngunicorn said:\n{output[-4000:]}"
+    assert len(keys) == 1
