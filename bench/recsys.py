@@ -6,9 +6,10 @@ sequential state of the art (SASRec, GRU4Rec, recency-weighted item-kNN), all it
    second-to-last the validation item, the rest training. Every hyper-parameter (grids:
    --lrs, --dropouts; kNN window and decay) and the epoch of every neural model are chosen on
    validation NDCG@10 only, on a fixed schedule (--epochs for fungus, --seq-epochs for
-   SASRec/GRU4Rec; no time budget); the test is then computed once per seed with the chosen
-   model (history = everything before the test item, the user's own items left out).
-   --seeds N: mean ± std.
+   SASRec/GRU4Rec; no time budget), which stops early after --patience validations without a
+   better validation NDCG@10; the test is then computed once per seed with the chosen model
+   (history = everything before the test item, the user's own items left out).
+   --seeds N: mean ± std (--seed-list 2: one seed, so that seeds can run as separate commands).
 2. The song World, per community: every Mind starts fresh (no checkpoint) and plays the same
    runs, on listener seeds (--song-seeds) other than those the songs hyper-parameters were
    chosen on (1, 2), learning online; mean reward ± std over the seeds, HR@10, NDCG@10, and the
