@@ -6,9 +6,10 @@ sequential state of the art (SASRec, GRU4Rec, recency-weighted item-kNN), all it
    second-to-last the validation item, the rest training. Every hyper-parameter (grids:
    --lrs, --dropouts; kNN window and decay) and the epoch of every neural model are chosen on
    validation NDCG@10 only, on a fixed schedule (--epochs for fungus, --seq-epochs for
-   SASRec/GRU4Rec; no time budget); the test is then computed once per seed with the chosen
-   model (history = everything before the test item, the user's own items left out).
-   --seeds N: mean ± std.
+   SASRec/GRU4Rec; no time budget), which stops early after --patience validations without a
+   better validation NDCG@10; the test is then computed once per seed with the chosen model
+   (history = everything before the test item, the user's own items left out).
+   --seeds N: mean ± std (--seed-list 2: one seed, so that seeds can run as separate commands).
 2. The song World, per community: every Mind starts fresh (no checkpoint) and plays the same
    runs, on listener seeds (--song-seeds) other than those the songs hyper-parameters were
    chosen on (1, 2), learning online; mean reward ± std over the seeds, HR@10, NDCG@10, and the
@@ -95,7 +96,7 @@ def _train_neural(make, train, valid, args, seed, device, lr):
     model = make().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    best, state, curve = None, None, []
+    best, state, curve, stale = None, None, [], 0
     for ep in range(args.seq_epochs):
         loss = model.fit_epoch(train, opt, args.batch, gen)
         if (ep + 1) % args.eval_every and ep + 1 != args.seq_epochs:
@@ -103,7 +104,11 @@ def _train_neural(make, train, valid, args, seed, device, lr):
         v = rank_metrics(model.scores, train, valid, device)
         curve.append({"epoch": ep + 1, "loss": round(loss, 4), "valid_ndcg@10": round(v["ndcg@10"], 4)})
         if best is None or v["ndcg@10"] > best["ndcg@10"]:
-            best, state = dict(v, epoch=ep + 1), copy.deepcopy(model.state_dict())
+            best, state, stale = dict(v, epoch=ep + 1), copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if args.patience and stale >= args.patience:    # early stopping on validation
+                break
     model.load_state_dict(state)
     return model, best, curve
 
@@ -134,7 +139,7 @@ def bench_ml100k(args) -> dict:
         f"device {device}")
     minds = [m for m in ML_MINDS if m in args.ml_minds]
     runs: dict[str, list[dict]] = {m: [] for m in minds}
-    for seed in range(args.seeds):
+    for seed in args.seed_list:
         for name in minds:
             ts = time.time()
             chosen: dict = {}
@@ -192,7 +197,12 @@ def bench_ml100k(args) -> dict:
                         if keep["v"] is None or v["ndcg@10"] > keep["v"]["ndcg@10"]:
                             keep["v"] = v
                             keep["state"] = copy.deepcopy(learner.model.state_dict())
-                        return {"valid_ndcg@10": round(v["ndcg@10"], 4)}
+                            keep["stale"] = 0
+                        else:
+                            keep["stale"] = keep.get("stale", 0) + 1
+                        # early stopping on validation
+                        return {"valid_ndcg@10": round(v["ndcg@10"], 4),
+                                "stop": bool(args.patience) and keep["stale"] >= args.patience}
                     curve = lrn.fit_sequences(seqs, epochs=args.epochs, batch_size=512,
                                               evaluate=ev, final_lr=1.0)
                     keep["v"]["epoch"] = max(curve, key=lambda c: c["valid_ndcg@10"])["epoch"]
@@ -224,7 +234,8 @@ def bench_ml100k(args) -> dict:
         summary[name] = {"hr@10": float(hr.mean()), "hr@10_std": float(hr.std()),
                          "ndcg@10": float(nd.mean()), "ndcg@10_std": float(nd.std()),
                          "seconds": float(np.mean([r["seconds"] for r in rs])), "runs": rs}
-    return {"users": len(train), "items": n, "seeds": args.seeds, "epochs": args.epochs,
+    return {"users": len(train), "items": n, "seeds": args.seed_list, "epochs": args.epochs,
+            "patience": args.patience,
             "device": device, "seconds": round(time.time() - t0, 1), "minds": summary}
 
 
@@ -437,7 +448,12 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=10,
                     help="SASRec/GRU4Rec: validate every N epochs")
     ap.add_argument("--ml-minds", default=",".join(ML_MINDS), help="ML-100k Minds to run")
-    ap.add_argument("--seeds", type=int, default=3, help="ML-100k: seeds (mean ± std)")
+    ap.add_argument("--seeds", type=int, default=3, help="ML-100k: seeds 0..N-1 (mean ± std)")
+    ap.add_argument("--seed-list", default=None,
+                    help="ML-100k: these seeds instead (e.g. 2, to run seeds as separate commands)")
+    ap.add_argument("--patience", type=int, default=3,
+                    help="ML-100k: stop a neural model after this many validations without a "
+                    "better validation NDCG@10 (0: run the whole schedule)")
     ap.add_argument("--lrs", default="0.001,0.003", help="ML-100k: learning rates tried (validation)")
     ap.add_argument("--dropouts", default="0.2,0.5", help="SASRec/GRU4Rec dropouts tried")
     ap.add_argument("--dim", type=int, default=64)
@@ -463,12 +479,14 @@ def main(argv=None) -> int:
     args.ml_minds = [x.strip() for x in args.ml_minds.split(",")]
     args.song_seeds = [int(x) for x in args.song_seeds.split(",")]
     args.dropouts = [float(x) for x in args.dropouts.split(",")]
+    args.seed_list = [int(x) for x in args.seed_list.split(",")] if args.seed_list else \
+        list(range(args.seeds))
     if args.device == "auto":
         import torch
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.quick:
         args.steps, args.epochs, args.users = min(args.steps, 200), min(args.epochs, 2), 100
-        args.seeds, args.lrs, args.dropouts = 1, args.lrs[:1], args.dropouts[:1]
+        args.seed_list, args.lrs, args.dropouts = [0], args.lrs[:1], args.dropouts[:1]
         args.seq_epochs, args.eval_every = 4, 2
         args.communities = args.communities.split(",")[0]
         args.song_seeds = args.song_seeds[:1]
@@ -496,7 +514,7 @@ def main(argv=None) -> int:
         ml = report["ml100k"]
         for m in ml["minds"]:
             r = ml["minds"][m]
-            print(f"{'ml-100k test, %d seeds' % ml['seeds']:24} {m:16} "
+            print(f"{'ml-100k test, %d seeds' % len(ml['seeds']):24} {m:16} "
                   f"HR@10 {r['hr@10']:.4f} ± {r['hr@10_std']:.4f}  "
                   f"NDCG@10 {r['ndcg@10']:.4f} ± {r['ndcg@10_std']:.4f}  {r['seconds']:7.1f}s")
     if report["songs"]:

@@ -197,7 +197,8 @@ class FungusLearner:
                       time_budget: float | None = None, final_lr: float = 0.1) -> list[dict]:
         """Replay logged sequences: every position t >= 1 of every sequence is a next-item
         example (history = items before t).  The learning rate decays linearly from ``lr`` to
-        ``final_lr * lr`` over the epochs.  Returns per-epoch records."""
+        ``final_lr * lr`` over the epochs.  ``evaluate`` may end the schedule early (early
+        stopping) by returning ``stop: True``.  Returns per-epoch records."""
         seqs = list(sequences.values()) if isinstance(sequences, dict) else list(sequences)
         X, Y = [], []
         for s in seqs:
@@ -241,7 +242,8 @@ class FungusLearner:
             history.append(rec)
             if progress is not None:
                 progress(rec)
-            if time_budget is not None and time.time() - t0 > time_budget:
+            if rec.pop("stop", False) or \
+                    (time_budget is not None and time.time() - t0 > time_budget):
                 break
         for grp in self.opt.param_groups:
             grp["lr"] = self.online_lr

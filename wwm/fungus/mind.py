@@ -19,10 +19,13 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from wwm.songs.baselines import ItemKNNRec
 from wwm.songs.mindkit import Domain, RecommenderMind, top_k
 from wwm.songs.request import Request
 
+from .gate import OnlineGate
 from .learner import FungusLearner
 from .weights import WeightsError
 
@@ -32,7 +35,7 @@ HYPER = {
     # hiphop; 200 requests); the reported figures use other seeds (bench/recsys.py)
     "songs": dict(dim=64, hidden=256, max_history=20, dropout=0.1, lr=2e-3, online_lr=3e-3,
                   online_item_lr=0.05, scale=5.0, memory=5.0, batch=32, neg_weight=0.1,
-                  decay=2.0),
+                  decay=2.0, gate={"model": 1.0, "artist": 1.0}, gate_lr=1.0),
     "ml-100k": dict(dim=64, hidden=256, max_history=50, dropout=0.2, lr=2e-3, online_lr=1e-4,
                     batch=32, neg_weight=0.1, decay=0.05),
 }
@@ -53,6 +56,11 @@ class FungusRecommender:
         self.memory_recency = float(params.pop("memory_recency", 0.5))
         self.memory = ItemKNNRec(domain, seed=seed, content_weight=0.0) \
             if self.memory_weight else None
+        # the gate between the model (network + memory) and the catalog's artist credits
+        gate = params.pop("gate", None)
+        self.gate = OnlineGate(gate, lr=params.pop("gate_lr", 1.0),
+                                                g2=params.pop("gate_g2", 10.0)) if gate else None
+        self._cache: tuple | None = None
         self.learner = FungusLearner(domain.items, domain.features, domain=domain.name,
                                      fingerprint=domain.fingerprint, seed=seed, **params)
         self.home = Path(home) if home else None
@@ -88,16 +96,37 @@ class FungusRecommender:
         with self._lock:
             return self.learner.save(p)
 
+    def model_scores(self, history: list[str]) -> np.ndarray:
+        """The network's logits plus the co-listening memory of the last 5 items."""
+        s = self.learner.scores(history)
+        if self.memory is not None:
+            for d, j in enumerate(reversed(self.domain.indices(history)[-5:])):
+                s += self.memory_weight * self.memory_recency ** d * self.memory._cooc_row(j)
+        return s
+
+    def sources(self, history: list[str]) -> np.ndarray:
+        """(K, n_items): the gate's score sources for this history (kept for the feedback)."""
+        key = tuple(history)
+        if self._cache is None or self._cache[0] != key:
+            rows = {"model": lambda: self.model_scores(history),
+                    "artist": lambda: self.same_artist(self.domain.indices(history)[-1])}
+            self._cache = (key, np.stack([rows[n]() for n in self.gate.names]))
+        return self._cache[1]
+
+    def same_artist(self, j: int) -> np.ndarray:
+        """1 for the songs sharing an artist with song j (the catalog's credits), else 0."""
+        z = np.zeros(len(self.domain))
+        if self.domain.catalog is not None:
+            z[self.domain.catalog.same_artist(j)] = 1.0
+        return z
+
     def recommend(self, req: Request, k: int = 10) -> list[str]:
         with self._lock:
-            if req.history and self.memory is not None:
-                s = self.learner.scores(req.history)
-                hist = self.domain.indices(req.history)
-                for d, j in enumerate(reversed(hist[-5:])):
-                    s += self.memory_weight * self.memory_recency ** d * self.memory._cooc_row(j)
+            hist = self.domain.indices(req.history)
+            if hist:
+                s = self.gate.combine(self.sources(req.history)) if self.gate is not None \
+                    else self.model_scores(req.history)
                 return [self.domain.items[i] for i in top_k(s, k, hist)]
-            if req.history:
-                return self.learner.recommend(req.history, k)
             # nothing to go on ("any metal?"): the learned item biases, the catalog's
             # popularity breaking ties (an untrained model has all biases at 0)
             s = self.learner.scores([]) + 1e-3 * self.domain.prior
@@ -107,6 +136,12 @@ class FungusRecommender:
         if not self.learning:
             return
         with self._lock:
+            hist = self.domain.indices(req.history)
+            if self.gate is not None and hist and listened in self.domain.index:
+                # first the gate learns how well each source predicted this outcome, then the
+                # sources learn from it
+                self.gate.update(self.sources(req.history), self.domain.index[listened], hist)
+            self._cache = None
             if self.memory is not None:
                 self.memory.observe(req, slate, reward, accepted, listened)
             loss = self.learner.observe(req.history, listened, slate, reward, accepted)

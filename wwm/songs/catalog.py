@@ -220,6 +220,10 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.tracks)
 
+    def same_artist(self, i: int) -> list[int]:
+        """The songs sharing at least one credited artist with song i (i included)."""
+        return sorted({j for a in self._norm_artists[i] for j in self._by_artist.get(a, ())})
+
     def __contains__(self, track_id: object) -> bool:
         return track_id in self.index
 
