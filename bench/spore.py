@@ -59,9 +59,32 @@ COLORS = {"isolated": (150, 150, 150), "fedavg": (31, 119, 180), "fixed": (255, 
           "spore": (44, 160, 44), "central": (214, 39, 40)}
 
 
-class Node:
-    """One song node; ``run`` needs only ``model``, ``samples``, ``learn``, ``score``, ``state`` and
-    ``score_state`` (bench/spore_ml100k.py has an ML-100k node with the same parts)."""
+class LearnerNode:
+    """What ``run`` needs of a node around its ``learner`` (a FungusLearner): ``model``, ``samples``,
+    ``state`` and ``score_state``; a subclass adds ``learn`` and ``score`` (its held-out measure)."""
+
+    @property
+    def model(self):
+        return self.learner.model
+
+    @property
+    def samples(self) -> int:
+        return self.learner.samples
+
+    def state(self):
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def score_state(self, state) -> float:
+        keep = self.state()
+        self.model.load_state_dict(state)
+        try:
+            return self.score()
+        finally:
+            self.model.load_state_dict(keep)
+
+
+class Node(LearnerNode):
+    """One song node (bench/spore_ml100k.py has an ML-100k node)."""
 
     domain = "songs"
 
@@ -74,30 +97,11 @@ class Node:
         self.steps = args.steps
         self.community = community
 
-    @property
-    def model(self):
-        return self.learner.model
-
-    @property
-    def samples(self) -> int:
-        return self.learner.samples
-
     def learn(self) -> None:
         self.exp.learn(self.learner, self.steps)
 
     def score(self) -> float:
         return self.exp.score(self.learner)
-
-    def state(self):
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
-    def score_state(self, state) -> float:
-        keep = self.state()
-        self.model.load_state_dict(state)
-        try:
-            return self.score()
-        finally:
-            self.model.load_state_dict(keep)
 
 
 def poison(state, how: str, seed: int):

@@ -42,12 +42,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from recsys import rank_metrics, split3  # noqa: E402
-from spore import jsonable, print_table, run, write_png  # noqa: E402
+from spore import LearnerNode, jsonable, print_table, run, write_png  # noqa: E402
 from wwm.fungus.learner import FungusLearner  # noqa: E402
 from wwm.fungus.mind import HYPER  # noqa: E402
 
 
-class MLNode:
+class MLNode(LearnerNode):
     """The users ``users`` of ML-100k on one node (bench/spore.py's node interface)."""
 
     domain = "ml-100k"
@@ -61,14 +61,6 @@ class MLNode:
         self.hist, self.valid = [train[u] for u in users], [valid[u] for u in users]
         self.test_hist, self.test = [train[u] + [valid[u]] for u in users], [test[u] for u in users]
         self.epochs, self.batch = args.epochs, args.batch
-
-    @property
-    def model(self):
-        return self.learner.model
-
-    @property
-    def samples(self) -> int:
-        return self.learner.samples
 
     def learn(self) -> None:
         self.learner.fit_sequences(self.seqs, epochs=self.epochs, batch_size=self.batch, final_lr=1.0)
@@ -86,16 +78,6 @@ class MLNode:
         """Test hits (HR@10 times the node's users)."""
         return self._metrics(self.test_hist, self.test)["hr@10"] * len(self.test)
 
-    def state(self):
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
-    def score_state(self, state) -> float:
-        keep = self.state()
-        self.model.load_state_dict(state)
-        try:
-            return self.score()
-        finally:
-            self.model.load_state_dict(keep)
 
 
 def split_users(how: str, n: int, dom, train, seed: int) -> list[np.ndarray]:
