@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgkit import OxigraphServer, oxigraph_or_skip
+from kgkit import OxigraphServer, open_test_store, oxigraph_or_skip
 
 
 @pytest.fixture(scope="session")
@@ -22,14 +22,7 @@ def oxigraph_server(tmp_path_factory):
 
 @pytest.fixture(params=["embedded", "remote"])
 def store(request, tmp_path):
-    from wwm.knowledge.store import EmbeddedStore, RemoteStore
-
-    if request.param == "embedded":
-        s = EmbeddedStore(str(tmp_path / "kg"))
-    else:
-        server = request.getfixturevalue("oxigraph_server")
-        s = RemoteStore(server.url, queue=str(tmp_path / "queue.sqlite"))
-        s.update("CLEAR ALL")
+    s = open_test_store(request.param, tmp_path, request)
     yield s
     s.close()
 

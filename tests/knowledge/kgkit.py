@@ -61,3 +61,16 @@ class OxigraphServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+def open_test_store(kind: str, folder, request):
+    """A fresh store of ``kind``: "embedded" in ``folder``, or "remote" on the session's
+    ``oxigraph_server`` (emptied first; its write queue in ``folder``)."""
+    from wwm.knowledge.store import EmbeddedStore, RemoteStore
+
+    if kind == "embedded":
+        return EmbeddedStore(str(folder / "kg"))
+    server = request.getfixturevalue("oxigraph_server")
+    store = RemoteStore(server.url, queue=str(folder / "queue.sqlite"))
+    store.update("CLEAR ALL")
+    return store

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kgkit import open_test_store
 from wwm.knowledge import writers
 from wwm.knowledge.store import EmbeddedStore, RemoteStore
 from wwm.songs.catalog import Catalog, load_catalog
@@ -29,13 +30,7 @@ def catalog():
 @pytest.fixture(scope="module", params=["embedded", "remote"])
 def graph(request, catalog, tmp_path_factory):
     """(kind, store holding the real catalog): written once per store kind."""
-    folder = tmp_path_factory.mktemp("kg-songs")
-    if request.param == "embedded":
-        store = EmbeddedStore(str(folder / "kg"))
-    else:
-        server = request.getfixturevalue("oxigraph_server")
-        store = RemoteStore(server.url, queue=str(folder / "queue.sqlite"))
-        store.update("CLEAR ALL")
+    store = open_test_store(request.param, tmp_path_factory.mktemp("kg-songs"), request)
     writers.record_catalog(store, catalog)
     yield request.param, store
     store.close()
