@@ -142,7 +142,8 @@ def start_process(server: Server, cwd: str, env_extra: dict[str, str], runs: str
     """Start Program 1 detached in its own session; return ``(pid, start_time)``.
 
     Its stdout and stderr go to ``cwd/log``.  It never sees the request's
-    environment: only a few variables are passed, plus the ``WWM_*`` ones.
+    environment: only the variables of ``PASSED_ENV`` are passed, plus the
+    ``WWM_*`` ones this gateway sets itself (``WWM_SERVER_DIR``, ``env_extra``).
     A web gateway (``refuse_root``) never starts Program 1 as root unless
     WWM_ALLOW_ROOT=1: code reached from the web must not run with every right.
     """
