@@ -189,11 +189,7 @@ def bench_ml100k(args) -> dict:
                     keep = {"v": None, "state": None}
 
                     def ev(learner, keep=keep):
-                        fnl = lambda hs: learner.model(torch.tensor(            # noqa: E731
-                            [learner._pad(h) for h in hs], device=learner.device)).detach()
-                        learner.model.eval()
-                        with torch.no_grad():
-                            v = rank_metrics(fnl, train, valid, device)
+                        v = rank_metrics(learner.score_rows, train, valid, device)
                         if keep["v"] is None or v["ndcg@10"] > keep["v"]["ndcg@10"]:
                             keep["v"] = v
                             keep["state"] = copy.deepcopy(learner.model.state_dict())
@@ -211,16 +207,10 @@ def bench_ml100k(args) -> dict:
                     if best is None or keep["v"]["ndcg@10"] > best[0]["ndcg@10"]:
                         best = (keep["v"], lrn, keep["state"], {"lr": lr}, curve)
                 best[1].model.load_state_dict(best[2])
-                best[1].model.eval()
                 chosen = dict(best[3], valid=best[0],
                               curve=[{k: v for k, v in c.items() if k != "seconds"}
                                      for c in best[4]])
-                lrn = best[1]
-
-                def fn(hs, lrn=lrn):
-                    with torch.no_grad():
-                        return lrn.model(torch.tensor([lrn._pad(h) for h in hs],
-                                                      device=lrn.device))
+                fn = best[1].score_rows
             with torch.no_grad():
                 res = rank_metrics(fn, test_hist, test, device)          # the test, once
             res.update(seed=seed, seconds=round(time.time() - ts, 1), chosen=chosen)

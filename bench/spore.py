@@ -223,16 +223,7 @@ def central(fed: dict, catalog, communities, args, *, wide: bool = False) -> dic
     for r in range(1, args.rounds + 1):
         pooled = [ex for buf in buffers for ex in buf[:r * args.steps]]
         for _ in range(steps):
-            batch = [pooled[rng.randrange(len(pooled))] for _ in range(size)]
-            x = torch.tensor([b[0] for b in batch])
-            y = torch.tensor([b[1] for b in batch])
-            model.model.train()
-            loss = model._loss(x, y, torch.ones(len(batch)), [b[2] for b in batch])
-            for o in model.online_opts:
-                o.zero_grad()
-            loss.backward()
-            for o in model.online_opts:
-                o.step()
+            model.step([pooled[rng.randrange(len(pooled))] for _ in range(size)])
         for k, s in enumerate(scorers):
             curves[k].append(s.exp.score(model))
     final = [c[-1] for c in curves]

@@ -66,10 +66,7 @@ class MLNode(LearnerNode):
         self.learner.fit_sequences(self.seqs, epochs=self.epochs, batch_size=self.batch, final_lr=1.0)
 
     def _metrics(self, hists, targets) -> dict:
-        lrn = self.learner
-        lrn.model.eval()
-        with torch.no_grad():
-            return rank_metrics(lambda hs: lrn.model(torch.tensor([lrn._pad(h) for h in hs])), hists, targets)
+        return rank_metrics(self.learner.score_rows, hists, targets)
 
     def score(self) -> float:
         return self._metrics(self.hist, self.valid)["ndcg@10"]

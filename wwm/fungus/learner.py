@@ -121,6 +121,12 @@ class FungusLearner:
         return [self.items[i] for i in top]
 
     @torch.no_grad()
+    def score_rows(self, histories: list[list[int]]) -> torch.Tensor:
+        """(B, n_items) scores for histories given as embedding rows (1-based), in eval mode."""
+        self.model.eval()
+        return self.model(torch.tensor([self._pad(h) for h in histories], device=self.device))
+
+    @torch.no_grad()
     def rank_batch(self, histories: list[list[str]], k: int = 10) -> list[list[str]]:
         """Top-k for many histories at once (every item of each whole history excluded, not
         only the last ``max_history`` the model reads)."""
@@ -173,6 +179,11 @@ class FungusLearner:
             n = len(self.buffer) - 1
             for _ in range(min(self.batch - 1, n)):
                 batch.append(self.buffer[self.rng.randrange(n)])
+        return self.step(batch)
+
+    def step(self, batch: list[tuple]) -> float:
+        """One online step (the online learning rate and optimisers) on ``batch``: examples as the
+        replay buffer holds them, ``(padded history rows, target index, rejected indices)``."""
         x = torch.tensor([b[0] for b in batch], device=self.device)
         y = torch.tensor([b[1] for b in batch], device=self.device)
         w = torch.ones(len(batch), device=self.device)
