@@ -27,6 +27,7 @@ it (``wwm.songs.sources``).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import threading
 import time
@@ -38,6 +39,8 @@ from rdflib import Graph
 from rdflib.query import Result
 
 from wwm.knowledge.store import QueryError, StoreError, StoreUnavailable, keywords, open_store
+
+log = logging.getLogger("wwm.knowledge")
 
 __all__ = ["bp", "init_app"]
 
@@ -76,9 +79,7 @@ class _Knowledge:
             try:
                 listener(server_id, change)
             except Exception as exc:  # one listener's failure never stops the watch
-                import logging
-
-                logging.getLogger("wwm.knowledge").warning("server change not handled: %r", exc)
+                log.warning("server change not handled: %r", exc)
 
     def open(self):
         from wwm.knowledge import writers
@@ -90,9 +91,7 @@ class _Knowledge:
                 try:
                     self._use_songs()
                 except StoreError as exc:  # song requests go on against the catalog
-                    import logging
-
-                    logging.getLogger("wwm.knowledge").warning("song requests not read against the graph: %s", exc)
+                    log.warning("song requests not read against the graph: %s", exc)
                 if self.watch_folders:  # from now on, server folders added, changed or removed go in live
                     from wwm.knowledge.watch import ServerWatch
 
@@ -118,9 +117,7 @@ class _Knowledge:
             try:
                 catalog = load_catalog()
             except (CatalogError, OSError) as exc:  # no song data here: servers and runs still go in
-                import logging
-
-                logging.getLogger("wwm.knowledge").warning("song catalog not written to the graph: %s", exc)
+                log.warning("song catalog not written to the graph: %s", exc)
             else:
                 if held != catalog.fingerprint():
                     writers.record_catalog(self.store, catalog)

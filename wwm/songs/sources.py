@@ -177,7 +177,6 @@ class GraphSource(SongSource):
 
 _GRAPH: list = [None]          # the process's graph source, installed with use_graph
 _ENV: dict[str, GraphSource] = {}
-_CATALOGS: dict[int, CatalogSource] = {}
 
 
 def use_graph(store) -> GraphSource | None:
@@ -202,7 +201,4 @@ def default_source(catalog: Catalog) -> SongSource:
 
             _ENV[url] = GraphSource(RemoteStore(url))
         return _ENV[url]
-    src = _CATALOGS.get(id(catalog))
-    if src is None or src.catalog is not catalog:
-        src = _CATALOGS[id(catalog)] = CatalogSource(catalog)
-    return src
+    return CatalogSource(catalog)  # holds nothing but the catalog: made afresh
