@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Recommender benchmark: fungus against random, popularity, item-kNN and, on ML-100k, the
-sequential state of the art (SASRec, GRU4Rec, recency-weighted item-kNN), all items ranked.
+sequential state of the art (SASRec, GRU4Rec, recency-weighted item-kNN) and EASE, all items
+ranked.
 
 1. ML-100k, validated leave-one-out by time: per user the last item is the test item, the
    second-to-last the validation item, the rest training. Every hyper-parameter (grids:
-   --lrs, --dropouts; kNN window and decay) and the epoch of every neural model are chosen on
+   --lrs, --dropouts; kNN window and decay; EASE's lambda and recency) and the epoch of every neural model are chosen on
    validation NDCG@10 only, on a fixed schedule (--epochs for fungus, --seq-epochs for
    SASRec/GRU4Rec; no time budget), which stops early after --patience validations without a
    better validation NDCG@10; the test is then computed once per seed with the chosen model
@@ -49,7 +50,8 @@ def say(msg: str) -> None:
 
 
 # ----------------------------------------------------------------------------- ML-100k
-ML_MINDS = ("random", "popularity", "itemknn", "itemknn-recency", "gru4rec", "sasrec", "fungus")
+ML_MINDS = ("random", "popularity", "itemknn", "itemknn-recency", "ease", "gru4rec", "sasrec",
+            "fungus")
 
 
 def split3(log, dom) -> tuple[list[list[int]], list[int], list[int]]:
@@ -119,7 +121,7 @@ def bench_ml100k(args) -> dict:
     chosen model, histories = everything before the scored item."""
     import torch
 
-    from bench.seqmodels import GRU4Rec, RecencyKNN, SASRec
+    from bench.seqmodels import EASE, GRU4Rec, RecencyKNN, SASRec
     from wwm.data import ensure
     from wwm.fungus.learner import FungusLearner
     from wwm.fungus.mind import HYPER
@@ -160,6 +162,16 @@ def bench_ml100k(args) -> dict:
                     v = rank_metrics(knn.scores, train, valid)
                     if best is None or v["ndcg@10"] > best[0]["ndcg@10"]:
                         best = (v, knn, {"m": m, "w": w})
+                chosen = dict(best[2], valid=best[0])
+                fn = best[1].scores
+            elif name == "ease":
+                best = None
+                for lam in (50, 200, 500, 1000, 2000):
+                    for rec in (0.0, 0.03, 0.1, 0.3):
+                        ease = EASE(n, lam, rec).fit(train)
+                        v = rank_metrics(ease.scores, train, valid)
+                        if best is None or v["ndcg@10"] > best[0]["ndcg@10"]:
+                            best = (v, ease, {"lambda": lam, "recency": rec})
                 chosen = dict(best[2], valid=best[0])
                 fn = best[1].scores
             elif name in ("gru4rec", "sasrec"):

@@ -7,6 +7,9 @@
   cross-entropy on every position.
 * :class:`RecencyKNN`: item-kNN from the last ``m`` items, ``score(i) = sum_d w^d cos(j_d, i)``
   (``j_d``: the item ``d`` steps back), cosine of co-occurrence in the users' training histories.
+* :class:`EASE` (Steck 2019): a full-rank item-item linear model fitted in closed form to the
+  users' training histories; a user's items (weighted ``exp(-recency * d)``) times its weights.
+  Not sequential, but among the strongest item-based baselines for ranking the whole catalog.
 
 Every model ranks all items; the caller masks the user's own items.  ``fit_epoch`` runs one
 epoch; ``scores(histories)`` gives (B, n_items) scores.  Items are rows 1..n (0 = padding).
@@ -138,3 +141,30 @@ class RecencyKNN:
             for d, j in enumerate(reversed(h[-self.m:])):
                 out[b] += self.w ** d * self.S[j - 1]
         return torch.from_numpy(out)
+
+
+class EASE:
+    """``B = argmin |X - X B|^2 + lam |B|^2`` with ``diag(B) = 0`` (Steck 2019, closed form:
+    ``P = (X^T X + lam I)^-1``, ``B = -P / diag(P)``), X the users' items in training.  A history
+    scores ``x B`` with ``x_j = exp(-recency * d)`` for its item ``d`` steps back (0: all 1)."""
+
+    def __init__(self, n_items: int, lam: float = 100.0, recency: float = 0.0):
+        self.n, self.lam, self.recency = n_items, float(lam), float(recency)
+
+    def fit(self, seqs: list[list[int]]) -> "EASE":
+        X = np.zeros((len(seqs), self.n), dtype=np.float64)
+        for r, s in enumerate(seqs):
+            X[r, [i - 1 for i in s]] = 1.0
+        G = X.T @ X + self.lam * np.eye(self.n)
+        P = np.linalg.inv(G)
+        B = -P / np.diag(P)
+        np.fill_diagonal(B, 0.0)
+        self.B = B.astype(np.float32)
+        return self
+
+    def scores(self, histories: list[list[int]]) -> torch.Tensor:
+        x = np.zeros((len(histories), self.n), dtype=np.float32)
+        for b, h in enumerate(histories):
+            d = np.arange(len(h) - 1, -1, -1, dtype=np.float32)
+            np.maximum.at(x[b], [i - 1 for i in h], np.exp(-self.recency * d))
+        return torch.from_numpy(x @ self.B)
