@@ -153,25 +153,20 @@ def bench_ml100k(args) -> dict:
                 for h in train:
                     c[[i - 1 for i in h]] += 1
                 fn = lambda hs, c=c: c.expand(len(hs), n)                # noqa: E731
-            elif name in ("itemknn", "itemknn-recency"):
-                grid = [(1, 1.0)] if name == "itemknn" else \
-                    [(m, w) for m in (2, 3, 5, 10) for w in (0.3, 0.5, 0.8)]
+            elif name in ("itemknn", "itemknn-recency", "ease"):
+                # no training epochs: the grid point with the best validation NDCG@10
+                grid = {"itemknn": [{"m": 1, "w": 1.0}],
+                        "itemknn-recency": [{"m": m, "w": w} for m in (2, 3, 5, 10)
+                                            for w in (0.3, 0.5, 0.8)],
+                        "ease": [{"lam": lam, "recency": r} for lam in (50, 200, 500, 1000, 2000)
+                                 for r in (0.0, 0.03, 0.1, 0.3)]}[name]
+                make = EASE if name == "ease" else RecencyKNN
                 best = None
-                for m, w in grid:
-                    knn = RecencyKNN(n, m, w).fit(train)
-                    v = rank_metrics(knn.scores, train, valid)
+                for params in grid:
+                    model = make(n, **params).fit(train)
+                    v = rank_metrics(model.scores, train, valid)
                     if best is None or v["ndcg@10"] > best[0]["ndcg@10"]:
-                        best = (v, knn, {"m": m, "w": w})
-                chosen = dict(best[2], valid=best[0])
-                fn = best[1].scores
-            elif name == "ease":
-                best = None
-                for lam in (50, 200, 500, 1000, 2000):
-                    for rec in (0.0, 0.03, 0.1, 0.3):
-                        ease = EASE(n, lam, rec).fit(train)
-                        v = rank_metrics(ease.scores, train, valid)
-                        if best is None or v["ndcg@10"] > best[0]["ndcg@10"]:
-                            best = (v, ease, {"lambda": lam, "recency": rec})
+                        best = (v, model, params)
                 chosen = dict(best[2], valid=best[0])
                 fn = best[1].scores
             elif name in ("gru4rec", "sasrec"):
