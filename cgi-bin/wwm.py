@@ -1444,12 +1444,17 @@ class Reaper:
         self._timer = None  # a threading.Event while the timer runs
 
     def homes(self):
-        """``(server id, folder)`` for every server that has had runs here."""
-        for sub in SERVER_FOLDERS:
+        """``(server id, folder)`` for every server that has had runs here: the root's (under
+        minds/ and worlds/) and a local client's from any folder (their ``.server`` names it)."""
+        for sub in sorted(os.listdir(self.g.runs)) if os.path.isdir(self.g.runs) else []:
             top = os.path.join(self.g.runs, sub)
-            for name in os.listdir(top) if os.path.isdir(top) else []:
-                if NAME_RE.match(name) and os.path.isdir(os.path.join(top, name)):
-                    yield f"{sub}/{name}", os.path.join(top, name)
+            if sub.startswith(".") or not os.path.isdir(top):
+                continue
+            for name in sorted(os.listdir(top)):
+                home = os.path.join(top, name)
+                if NAME_RE.match(name) and os.path.isdir(home) and \
+                        (sub in SERVER_FOLDERS or os.path.isfile(os.path.join(home, ".server"))):
+                    yield f"{sub}/{name}", home
 
     def reap(self, force: bool = False) -> int:
         """End idle runs and delete old ended ones; at most every REAP_EVERY s

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from wwmtest import REPO
+from wwmtest import REPO, processes_under
 from wwm.gateway.runs import read_notes
 from wwm.gateway.queries import Gateway
 from wwm.protocol.errors import ProtocolError
@@ -97,6 +97,20 @@ def test_shared_instance_serves_many_runs_from_one_process(tmp_path, runs_dir):
     g.end_run(mind, a)
     assert g.get_action(mind, b, "x").fields["action"] == f"{b} 2 mid None"  # b goes on
     g.end_run(mind, b)
+    g.shutdown()
+
+
+def test_shutdown_ends_the_shared_process_of_a_server_from_any_folder(tmp_path, runs_dir):
+    # a local client runs servers from anywhere (here elsewhere/counter, not under minds/ or
+    # worlds/); the gateway's shutdown (and its idle reaping) must find them too, or a shared
+    # Program 1 outlives every client (the runs_dir fixture fails on a process left behind)
+    mind = make_server(tmp_path, "elsewhere", "counter", COUNTER_MIND, 'instances = "shared"')
+    g = Gateway(str(tmp_path / "root"), str(runs_dir), web=False)
+    run = g.start_run(mind).run
+    pid = read_notes(g.run_dir(mind, run))["pid"]
+    assert g.get_action(mind, run, "x").fields["action"] == f"{run} 1 first None"
+    g.end_run(mind, run)
+    assert pid in processes_under(str(runs_dir))        # shared: alive after its last run
     g.shutdown()
 
 
