@@ -46,8 +46,8 @@ def dev_split(train: list[list[int]], valid: list[int]):
 
 
 def train_fungus(dom, hist, target, seed, args):
-    """One fungus model on ``hist`` (rows), epochs chosen on ``target``: (best state, averaged
-    state or None, curve)."""
+    """One fungus model on ``hist`` (rows), its epoch chosen on ``target``: (learner, the best
+    epoch's weights, the weights averaged from --swa-from or None, the curve)."""
     from wwm.fungus.learner import FungusLearner
     from wwm.fungus.mind import HYPER
     lrn = FungusLearner(dom.items, dom.features, domain="ml-100k", fingerprint=dom.fingerprint,
