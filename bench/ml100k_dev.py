@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.recsys import rank_metrics, say, split3  # noqa: E402
+from bench.recsys import rank_metrics, say, split3, train_fungus  # noqa: E402
 from bench.seqmodels import EASE  # noqa: E402
 
 
@@ -45,37 +45,25 @@ def dev_split(train: list[list[int]], valid: list[int]):
     return [h[:-1] for h in train], [h[-1] for h in train], train, valid
 
 
-def train_fungus(dom, hist, target, seed, args):
-    """One fungus model on ``hist`` (rows), its epoch chosen on ``target``: (learner, the best
-    epoch's weights, the weights averaged from --swa-from or None, the curve)."""
-    from wwm.fungus.learner import FungusLearner
-    from wwm.fungus.mind import HYPER
-    lrn = FungusLearner(dom.items, dom.features, domain="ml-100k", fingerprint=dom.fingerprint,
-                        seed=seed, **dict(HYPER["ml-100k"], lr=args.lr))
-    keep = {"v": None, "stale": 0, "avg": None, "n": 0}
+def train_averaged(dom, hist, target, seed, args):
+    """bench/recsys.py's fungus training on ``hist`` (rows), its epoch chosen on ``target``,
+    with a running mean of the weights from epoch --swa-from on: (learner, the chosen epoch's
+    weights, the averaged weights or None, the curve of NDCG@10 on ``target``)."""
+    avg = {"state": None, "n": 0}
 
-    def ev(learner):
-        v = rank_metrics(learner.score_rows, hist, target)
-        epoch = len(curve) + 1
-        curve.append(round(float(v["ndcg@10"]), 4))
-        if epoch >= args.swa_from:                  # a running mean of the late epochs' weights
+    def average(learner, epoch):
+        if epoch >= args.swa_from:
             sd = learner.model.state_dict()
-            keep["n"] += 1
-            if keep["avg"] is None:
-                keep["avg"] = {k: x.detach().clone() for k, x in sd.items()}
+            avg["n"] += 1
+            if avg["state"] is None:
+                avg["state"] = {k: x.detach().clone() for k, x in sd.items()}
             else:
                 for k, x in sd.items():
-                    keep["avg"][k] += (x - keep["avg"][k]) / keep["n"]
-        if keep["v"] is None or v["ndcg@10"] > keep["v"]["ndcg@10"]:
-            keep.update(v=v, state=copy.deepcopy(learner.model.state_dict()), stale=0)
-        else:
-            keep["stale"] += 1
-        return {"stop": bool(args.patience) and keep["stale"] >= args.patience}
+                    avg["state"][k] += (x - avg["state"][k]) / avg["n"]
 
-    curve: list[float] = []
-    seqs = [[dom.items[i - 1] for i in h] for h in hist]
-    lrn.fit_sequences(seqs, epochs=args.epochs, batch_size=512, evaluate=ev, final_lr=1.0)
-    return lrn, keep["state"], keep["avg"], curve
+    lrn, _, curve = train_fungus(dom, hist, target, seed, args.lr, args, each_epoch=average)
+    return (lrn, copy.deepcopy(lrn.model.state_dict()), avg["state"],
+            [float(c["valid_ndcg@10"]) for c in curve])
 
 
 def log_probs(learner, states):
@@ -152,7 +140,7 @@ def main(argv=None) -> int:
 
     for seed in range(args.seeds):
         ts = time.time()
-        learner, best, avg, curve = train_fungus(dom, h3, t3, seed, args)
+        learner, best, avg, curve = train_averaged(dom, h3, t3, seed, args)
         say(f"seed {seed}: {len(curve)} epochs in {time.time() - ts:.0f}s, s[-3] NDCG@10 {curve}")
         bests.append(best)
         with torch.no_grad():

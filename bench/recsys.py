@@ -5,11 +5,12 @@ ranked.
 
 1. ML-100k, validated leave-one-out by time: per user the last item is the test item, the
    second-to-last the validation item, the rest training. Every hyper-parameter (grids:
-   --lrs, --dropouts; kNN window and decay; EASE's lambda and recency) and the epoch of every neural model are chosen on
-   validation NDCG@10 only, on a fixed schedule (--epochs for fungus, --seq-epochs for
-   SASRec/GRU4Rec; no time budget), which stops early after --patience validations without a
-   better validation NDCG@10; the test is then computed once per seed with the chosen model
-   (history = everything before the test item, the user's own items left out).
+   --lrs, --dropouts; kNN window and decay; EASE's lambda and recency) and the epoch of every
+   neural model are chosen on validation NDCG@10 only, on a fixed schedule (--epochs for
+   fungus, --seq-epochs for SASRec/GRU4Rec; no time budget), which stops early after
+   --patience validations without a better validation NDCG@10; the test is then computed once
+   per seed with the chosen model (history = everything before the test item, the user's own
+   items left out).
    --seeds N: mean ± std (--seed-list 2: one seed, so that seeds can run as separate commands).
 2. The song World, per community: every Mind starts fresh (no checkpoint) and plays the same
    runs, on listener seeds (--song-seeds) other than those the songs hyper-parameters were
@@ -115,6 +116,39 @@ def _train_neural(make, train, valid, args, seed, device, lr):
     return model, best, curve
 
 
+def train_fungus(dom, hist, target, seed, lr, args, device="cpu", each_epoch=None):
+    """One fungus model on the histories ``hist`` (rows) on the fixed schedule (``args.epochs``,
+    stopped after ``args.patience`` epochs without a better NDCG@10 on ``target``), the epoch
+    chosen on ``target``.  ``each_epoch(learner, epoch)`` runs after every epoch (e.g. to
+    average weights).  Returns (the learner holding the chosen epoch's weights, that epoch's
+    metrics with ``epoch``, the per-epoch records)."""
+    import copy
+
+    from wwm.fungus.learner import FungusLearner
+    from wwm.fungus.mind import HYPER
+    lrn = FungusLearner(dom.items, dom.features, domain="ml-100k", fingerprint=dom.fingerprint,
+                        seed=seed, device=device, **dict(HYPER["ml-100k"], lr=lr))
+    keep = {"v": None, "state": None, "stale": 0, "epoch": 0}
+
+    def ev(learner):
+        v = rank_metrics(learner.score_rows, hist, target, device)
+        keep["epoch"] += 1
+        if each_epoch is not None:
+            each_epoch(learner, keep["epoch"])
+        if keep["v"] is None or v["ndcg@10"] > keep["v"]["ndcg@10"]:
+            keep.update(v=v, state=copy.deepcopy(learner.model.state_dict()), stale=0)
+        else:
+            keep["stale"] += 1
+        return {"valid_ndcg@10": round(v["ndcg@10"], 4),
+                "stop": bool(args.patience) and keep["stale"] >= args.patience}
+
+    seqs = [[dom.items[i - 1] for i in h] for h in hist]
+    curve = lrn.fit_sequences(seqs, epochs=args.epochs, batch_size=512, evaluate=ev, final_lr=1.0)
+    keep["v"]["epoch"] = max(curve, key=lambda c: c["valid_ndcg@10"])["epoch"]
+    lrn.model.load_state_dict(keep["state"])
+    return lrn, keep["v"], curve
+
+
 def bench_ml100k(args) -> dict:
     """Validated protocol: every hyper-parameter and the epoch are chosen on the validation item
     (each user's second-to-last), the test item (the last) is scored once per seed with the
@@ -123,8 +157,6 @@ def bench_ml100k(args) -> dict:
 
     from bench.seqmodels import EASE, GRU4Rec, RecencyKNN, SASRec
     from wwm.data import ensure
-    from wwm.fungus.learner import FungusLearner
-    from wwm.fungus.mind import HYPER
     from wwm.songs.mindkit import ml100k_domain
     from wwm.songs.replay import load_ml100k
 
@@ -185,39 +217,16 @@ def bench_ml100k(args) -> dict:
                 chosen = dict(best[2], valid=best[0], curve=best[3])
                 fn = best[1].scores
             else:                                    # fungus
-                import copy
-                items = dom.items
                 best = None
                 for lr in args.lrs:
-                    hp = dict(HYPER["ml-100k"], lr=lr)
-                    lrn = FungusLearner(items, dom.features, domain="ml-100k",
-                                        fingerprint=dom.fingerprint, seed=seed, device=device,
-                                        **hp)
-                    seqs = [[items[i - 1] for i in h] for h in train]
-                    keep = {"v": None, "state": None}
-
-                    def ev(learner, keep=keep):
-                        v = rank_metrics(learner.score_rows, train, valid, device)
-                        if keep["v"] is None or v["ndcg@10"] > keep["v"]["ndcg@10"]:
-                            keep["v"] = v
-                            keep["state"] = copy.deepcopy(learner.model.state_dict())
-                            keep["stale"] = 0
-                        else:
-                            keep["stale"] = keep.get("stale", 0) + 1
-                        # early stopping on validation
-                        return {"valid_ndcg@10": round(v["ndcg@10"], 4),
-                                "stop": bool(args.patience) and keep["stale"] >= args.patience}
-                    curve = lrn.fit_sequences(seqs, epochs=args.epochs, batch_size=512,
-                                              evaluate=ev, final_lr=1.0)
-                    keep["v"]["epoch"] = max(curve, key=lambda c: c["valid_ndcg@10"])["epoch"]
+                    lrn, v, curve = train_fungus(dom, train, valid, seed, lr, args, device)
                     say(f"  fungus seed {seed} lr {lr}: best validation NDCG@10 "
-                        f"{keep['v']['ndcg@10']:.4f} at epoch {keep['v']['epoch']}")
-                    if best is None or keep["v"]["ndcg@10"] > best[0]["ndcg@10"]:
-                        best = (keep["v"], lrn, keep["state"], {"lr": lr}, curve)
-                best[1].model.load_state_dict(best[2])
-                chosen = dict(best[3], valid=best[0],
+                        f"{v['ndcg@10']:.4f} at epoch {v['epoch']}")
+                    if best is None or v["ndcg@10"] > best[0]["ndcg@10"]:
+                        best = (v, lrn, {"lr": lr}, curve)
+                chosen = dict(best[2], valid=best[0],
                               curve=[{k: v for k, v in c.items() if k != "seconds"}
-                                     for c in best[4]])
+                                     for c in best[3]])
                 fn = best[1].score_rows
                 if saved is None or best[0]["ndcg@10"] > saved[0]["ndcg@10"]:
                     saved = (best[0], best[1], seed)
